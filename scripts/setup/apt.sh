@@ -10,7 +10,13 @@ PACKAGES=(
   libnanopb-dev nanopb protobuf-compiler python3-protobuf libcapstone-dev
   gdb bpftrace procps iproute2 util-linux
 )
-BACKPORTED=(libbpf-dev bpftool libelf-dev)
+BACKPORTED=(libbpf-dev bpftool)
+
+# elfutils 0.192 (bookworm-backports) ships a libelf.a that needs libeu.a,
+# which no package ships, so a static link fails: keep bookworm's 0.188.
+static_libelf_ok() {
+  ! nm /usr/lib/*-linux-gnu/libelf.a 2>/dev/null | grep -q ' U eu_search_tree_init'
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -20,6 +26,7 @@ done
 if dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null | grep -q '^1:1\.[0-2]\.'; then
   missing+=(libbpf-dev)
 fi
+static_libelf_ok || missing+=(libelf-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 step "installing system packages: ${missing[*]}"
@@ -35,6 +42,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 if [ "${VERSION_CODENAME:-}" = bookworm ]; then
-  apt-get install -y -q -t bookworm-backports "${BACKPORTED[@]}" >/dev/null
+  # pkg/release takes the backport of these packages only, not of their dependencies.
+  apt-get install -y -q "${BACKPORTED[@]/%//bookworm-backports}" >/dev/null
+  static_libelf_ok || apt-get install -y -q --allow-downgrades libelf-dev/bookworm libelf1/bookworm >/dev/null
 fi
 apt-get install -y -q "${missing[@]}" >/dev/null
+static_libelf_ok || die "libelf.a cannot be linked statically (elfutils 0.192 needs libeu.a): install bookworm's libelf-dev 0.188"

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Records shared by the BPF programs (bpf/NAME.bpf.c) and the collector
+ * (collector-c/src/event_reader.c). Nothing else belongs in this file. */
+#ifndef PROFINFER_EVENTS_H
+#define PROFINFER_EVENTS_H
+
+#ifndef PI_MAX_NAME
+#define PI_MAX_NAME 64
+#endif
+#ifndef PI_STRUCT_SRCS
+#define PI_STRUCT_SRCS 4 /* sources recorded per node in a structure capture */
+#endif
+#ifndef PI_STRUCT_OP_PARAMS
+#define PI_STRUCT_OP_PARAMS 4
+#endif
+#ifndef PI_MAX_GRAPH_NODES
+#define PI_MAX_GRAPH_NODES 65536
+#endif
+
+enum pi_event_kind {
+	PI_EV_TOKEN = 1,	 /* one llama_decode call, emitted on return */
+	PI_EV_GRAPH_BEGIN = 2,	 /* a CPU graph compute started */
+	PI_EV_GRAPH_END = 3,	 /* ... and returned */
+	PI_EV_NODE = 4,		 /* one node (or fused group) on one thread */
+	PI_EV_STRUCT_NODE = 5,	 /* structure capture: one graph node */
+	PI_EV_STRUCT_SRC = 6,	 /* structure capture: one source of a node */
+	PI_EV_LIB_LOADED = 7,	 /* the dynamic loader added a library */
+	PI_EV_KIND_MAX = 8,
+};
+
+/* Indexes of the per-kind loss counters (map `lost`). */
+#define PI_LOST_SLOTS PI_EV_KIND_MAX
+
+/* Which probe site closed or opened a node row. */
+enum pi_node_site {
+	PI_SITE_DISPATCH = 0, /* call of the per-node dispatcher (tensor in arg 2) */
+	PI_SITE_FUSED = 1,    /* call of a fused kernel (first tensor in arg 2) */
+};
+
+struct pi_hdr {
+	__u8 kind;
+	__u8 flags;
+	__u16 aux;
+	__u32 tid;
+	__u32 tgid;
+	__u32 cpu;
+};
+
+struct pi_token_event {
+	struct pi_hdr hdr;
+	__u64 start_ns;
+	__u64 end_ns;
+	__u64 ctx;
+	__s32 n_tokens;
+	__s32 result;
+};
+
+struct pi_graph_begin_event {
+	struct pi_hdr hdr;
+	__u64 graph_id;
+	__u64 ts_ns;
+	__u64 cgraph;
+	__u64 uid;
+	__u64 structure_id; /* 0: structure not captured for this graph */
+	__s32 n_nodes;
+	__u32 captured;	    /* 1: STRUCT_* records for structure_id follow */
+};
+
+struct pi_graph_end_event {
+	struct pi_hdr hdr;
+	__u64 graph_id;
+	__u64 ts_ns;
+};
+
+/* hdr.flags: number of extra nodes fused into this row; hdr.aux: thread index (ith). */
+struct pi_node_event {
+	struct pi_hdr hdr;
+	__u64 graph_id;
+	__u64 tensor;
+	__u64 start_ns;
+	__u64 end_ns;
+};
+
+struct pi_struct_node_event {
+	struct pi_hdr hdr;
+	__u64 structure_id;
+	__u32 index;
+	__u32 op;
+	__u32 type;
+	__s32 flags;
+	__u64 tensor;
+	__s64 ne[4];
+	__u64 src[PI_STRUCT_SRCS];
+	__u64 view_src;
+	__s32 op_params[PI_STRUCT_OP_PARAMS];
+	char name[PI_MAX_NAME];
+};
+
+struct pi_struct_src_event {
+	struct pi_hdr hdr;
+	__u64 structure_id;
+	__u64 tensor;
+	__u64 data;
+	__u32 op;
+	__u32 type;
+	__s64 ne[4];
+	char name[PI_MAX_NAME];
+};
+
+struct pi_lib_event {
+	struct pi_hdr hdr;
+	__u64 ts_ns;
+};
+
+/* Offsets into the target's structs (a layout profile, set as rodata). */
+struct pi_layout {
+	__u32 tensor_type;
+	__u32 tensor_ne;
+	__u32 tensor_op;
+	__u32 tensor_op_params;
+	__u32 tensor_flags;
+	__u32 tensor_src;
+	__u32 max_src;
+	__u32 tensor_view_src;
+	__u32 tensor_data;
+	__u32 tensor_name;
+	__u32 cgraph_n_nodes;
+	__u32 cgraph_nodes;
+	__u32 cgraph_uid; /* 0: this GGML has no graph uid */
+	__u32 params_ith;
+};
+
+#endif /* PROFINFER_EVENTS_H */

@@ -1,0 +1,99 @@
+/* Turns the raw BPF records of bpf/llama.bpf.c into whole graphs: the
+ * structure of each distinct graph, and per graph and thread the rows of
+ * node events with compute and barrier time. Pure: no I/O; results go to a
+ * sink. */
+#ifndef PI_GRAPH_ASSEMBLER_H
+#define PI_GRAPH_ASSEMBLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "profinfer_events.h"
+
+struct pi_structure {
+	uint64_t id;
+	uint32_t tgid;
+	uint64_t cgraph;
+	uint32_t n_nodes;
+	uint32_t n_received;
+	bool emitted;
+	struct pi_struct_node_event *nodes; /* by index; tensor 0: not received */
+	struct pi_struct_src_event *srcs;   /* distinct non-node sources */
+	size_t n_srcs, cap_srcs;
+	struct pi_tensor_index *by_tensor;  /* sorted, built on first use */
+};
+
+struct pi_tensor_index {
+	uint64_t tensor;
+	uint32_t index;
+};
+
+struct pi_node_row {
+	uint64_t tensor;
+	uint64_t start_ns;
+	uint64_t end_first_ns; /* first barrier call after the start */
+	uint64_t end_last_ns;  /* last barrier call before the next start */
+	uint32_t node_index;
+	uint8_t fused;
+};
+
+struct pi_thread_rows {
+	uint32_t tid;
+	uint32_t ith;
+	struct pi_node_row *rows;
+	size_t n, cap;
+	/* Filled at graph end. */
+	uint64_t *compute_ns, *barrier_ns;
+};
+
+struct pi_graph {
+	uint64_t graph_id;
+	uint32_t tgid, tid;
+	uint64_t start_ns, end_ns;
+	uint64_t cgraph, uid;
+	int32_t n_nodes;
+	uint64_t structure_id;
+	struct pi_thread_rows *threads;
+	size_t n_threads, cap_threads;
+	bool ended;
+};
+
+struct pi_assembler_stats {
+	uint64_t node_rows;	     /* rows delivered */
+	uint64_t node_unattributed;  /* node records of a graph never seen begin */
+	uint64_t node_unresolved;    /* tensor not in the graph's structure */
+	uint64_t structures;
+	uint64_t structures_incomplete;
+	uint64_t graphs;
+	uint64_t graphs_unfinished;  /* still open at the end (target died mid-graph) */
+};
+
+struct pi_assembler_sink {
+	void *ctx;
+	/* Called once per structure, before the first graph that uses it. */
+	void (*structure)(void *ctx, const struct pi_structure *s);
+	/* Called at graph end with every thread's rows resolved. */
+	void (*graph)(void *ctx, const struct pi_graph *g, const struct pi_structure *s);
+};
+
+struct pi_assembler;
+
+/* The index of the node computing `tensor` (index may be NULL). */
+bool pi_structure__node_index(const struct pi_structure *s, uint64_t tensor, uint32_t *index);
+
+struct pi_assembler *pi_assembler__new(const struct pi_assembler_sink *sink);
+void pi_assembler__free(struct pi_assembler *a);
+
+/* Feeds one record (already checked for its size). Returns 0 or -errno. */
+int pi_assembler__graph_begin(struct pi_assembler *a, const struct pi_graph_begin_event *e);
+int pi_assembler__graph_end(struct pi_assembler *a, const struct pi_graph_end_event *e);
+int pi_assembler__node(struct pi_assembler *a, const struct pi_node_event *e);
+int pi_assembler__struct_node(struct pi_assembler *a, const struct pi_struct_node_event *e);
+int pi_assembler__struct_src(struct pi_assembler *a, const struct pi_struct_src_event *e);
+
+/* Delivers graphs still open (their end is the last row seen). */
+void pi_assembler__flush(struct pi_assembler *a, uint64_t now_ns);
+const struct pi_assembler_stats *pi_assembler__stats(const struct pi_assembler *a);
+
+#endif

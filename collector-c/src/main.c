@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* profinferd: the ProfInfer collector's command line. Parses arguments,
+ * starts or finds the target, and drives the collector core (collector.h)
+ * until the target exits or a signal arrives. Signals only flip a flag. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "collector.h"
+#include "elf_file.h"
+#include "layout.h"
+#include "probe_plan.h"
+#include "version.h"
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	exiting = sig;
+}
+
+static const char usage_text[] =
+	"Usage: profinferd record -o TRACE [options] (--pid PID | -- COMMAND [ARGS...])\n"
+	"       profinferd probes [--level L] FILE...    show where probes would go\n"
+	"       profinferd --version | --list-layouts | --help\n"
+	"\n"
+	"Profiles an unmodified llama.cpp / GGML process with eBPF uprobes and writes a\n"
+	"ProfInfer v1 trace: every llama_decode (token), every graph compute, and every\n"
+	"node of every graph on every thread, with its barrier wait.\n"
+	"\n"
+	"record options:\n"
+	"  -o, --output TRACE     trace file to write (required)\n"
+	"  -p, --pid PID          attach to a running process\n"
+	"  -l, --level LEVEL      token | graph | node (default: node)\n"
+	"      --no-structure     do not capture graph structure (graph level only)\n"
+	"      --layout SPEC      GGML struct layout: a profile name, or key=offset,...\n"
+	"                         overrides (default: auto; see --list-layouts)\n"
+	"      --ringbuf-kib N    ring buffer size (default 16384)\n"
+	"  -v, --verbose          print libbpf diagnostics\n"
+	"\n"
+	"Examples:\n"
+	"  profinferd record -o run.pftrace -- llama-simple -m model.gguf -n 32 \"Hello\"\n"
+	"  profinferd record -o run.pftrace --level graph --pid 4242\n"
+	"  profinfer-host summary run.pftrace\n";
+
+static int usage(FILE *to, int code)
+{
+	fputs(usage_text, to);
+	return code;
+}
+
+static int parse_level(const char *s, enum pi_level *out)
+{
+	if (!strcmp(s, "token"))
+		*out = PI_LEVEL_TOKEN;
+	else if (!strcmp(s, "graph"))
+		*out = PI_LEVEL_GRAPH;
+	else if (!strcmp(s, "node"))
+		*out = PI_LEVEL_NODE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- probes: a dry run of probe planning ------------------------------- */
+
+static int cmd_probes(int argc, char **argv)
+{
+	enum pi_level level = PI_LEVEL_NODE;
+	int rc = 0, opt;
+	static const struct option opts[] = {
+		{ "level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+
+	while ((opt = getopt_long(argc, argv, "l:h", opts, NULL)) != -1) {
+		if (opt == 'l' && !parse_level(optarg, &level))
+			continue;
+		return usage(opt == 'h' ? stdout : stderr, opt == 'h' ? 0 : 2);
+	}
+	if (optind >= argc)
+		return usage(stderr, 2);
+	for (int i = optind; i < argc; i++) {
+		struct pi_elf_file *f;
+		struct pi_probe_plan plan;
+		char *dbg;
+		int err = pi_elf_file__open(argv[i], &f);
+
+		if (err) {
+			fprintf(stderr, "error: cannot read %s as an ELF file: %s\n", argv[i], strerror(-err));
+			rc = 1;
+			continue;
+		}
+		if (!f->has_symtab && (dbg = pi_elf_file__find_debug_file(f))) {
+			pi_elf_file__add_debug_file(f, dbg);
+			printf("%s: symbols from %s\n", argv[i], dbg);
+			free(dbg);
+		}
+		if ((err = pi_probe_plan__build(f, level, &plan))) {
+			fprintf(stderr, "error: failed to plan probes for %s: %s\n", argv[i], strerror(-err));
+			pi_elf_file__free(f);
+			rc = 1;
+			continue;
+		}
+		printf("%s (build id %s%s):\n", argv[i], f->build_id[0] ? f->build_id : "none",
+		       f->has_symtab ? "" : ", no .symtab");
+		for (size_t k = 0; k < plan.n; k++) {
+			const struct pi_probe *p = &plan.probes[k];
+
+			printf("  %-14s %s+0x%llx%s%s  file offset 0x%llx  %s\n", pi_probe_kind__name(p->kind),
+			       p->symbol, (unsigned long long)(p->vaddr - pi_elf_file__find(f, p->symbol)->vaddr),
+			       p->site ? " call " : "", p->site ? p->site : "", (unsigned long long)p->offset,
+			       p->cheap ? "emulated" : "single-stepped (slow)");
+		}
+		for (size_t k = 0; k < plan.n_missing; k++)
+			printf("  missing %s: %s\n", plan.missing[k].symbol, plan.missing[k].detail_lost);
+		if (!plan.has_token && !plan.has_graph)
+			printf("  no llama.cpp / GGML entry points in this file\n");
+		pi_probe_plan__free(&plan);
+		pi_elf_file__free(f);
+	}
+	return rc;
+}
+
+/* ---- record ------------------------------------------------------------ */
+
+/* The executable execvp would run for `name`. */
+static int resolve_command(const char *name, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(name, '/')) {
+		if (access(name, X_OK))
+			return -errno;
+		snprintf(out, len, "%s", name);
+		return 0;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(out, len, "%.*s/%s", (int)n, n ? path : ".", name);
+		if (!access(out, X_OK))
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -ENOENT;
+}
+
+/* Starts COMMAND stopped before exec, so probes are attached before it
+ * runs. Returns the child pid; `go` releases it, `exec_err` reports an
+ * exec failure (close-on-exec pipe). */
+static pid_t spawn_held(char **argv, int *go, int *exec_err)
+{
+	int hold[2], report[2];
+	pid_t pid;
+
+	if (pipe2(hold, O_CLOEXEC) || pipe2(report, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char b;
+		int e;
+
+		close(hold[1]);
+		close(report[0]);
+		if (read(hold[0], &b, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(report[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(hold[0]);
+	close(report[1]);
+	*go = hold[1];
+	*exec_err = report[0];
+	return pid;
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+static void print_summary(const struct pi_collector_stats *s, const char *out, const char *why)
+{
+	fprintf(stderr,
+		"profinferd: %s. Recorded %llu tokens, %llu graphs, %llu node events (%llu structures); "
+		"lost %llu; %.2f MB written to %s\n",
+		why, (unsigned long long)s->tokens, (unsigned long long)s->graphs,
+		(unsigned long long)s->node_rows, (unsigned long long)s->structures,
+		(unsigned long long)(s->lost_total + s->unattributed), s->bytes_written / 1e6, out);
+}
+
+static int cmd_record(int argc, char **argv)
+{
+	struct pi_collector_opts o = { .level = PI_LEVEL_NODE, .structure = true };
+	const char *output = NULL;
+	char err[1024] = "", session_id[40], exe[4096];
+	struct pi_collector *c = NULL;
+	struct pi_collector_stats st;
+	pid_t pid = 0, child = 0;
+	int go = -1, exec_err = -1, status = 0, opt, rc = 1, e, fd = -1;
+	const char *why = "target exited";
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "level", required_argument, NULL, 'l' },
+		{ "no-structure", no_argument, NULL, 'S' },
+		{ "layout", required_argument, NULL, 'L' },
+		{ "ringbuf-kib", required_argument, NULL, 'R' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+
+	while ((opt = getopt_long(argc, argv, "+o:p:l:vh", opts, NULL)) != -1) {
+		char *end;
+
+		switch (opt) {
+		case 'o': output = optarg; break;
+		case 'p':
+			pid = strtol(optarg, &end, 10);
+			if (*end || pid <= 0) {
+				fprintf(stderr, "error: --pid wants a process id, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			if (parse_level(optarg, &o.level)) {
+				fprintf(stderr, "error: --level must be token, graph or node, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'S': o.structure = false; break;
+		case 'L': o.layout = optarg; break;
+		case 'R':
+			o.ring_buffer_kib = strtoul(optarg, &end, 10);
+			if (*end || o.ring_buffer_kib < 64 || o.ring_buffer_kib > (1u << 21)) {
+				fprintf(stderr, "error: --ringbuf-kib must be 64..2097152, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'v': o.verbose = true; break;
+		case 'h': return usage(stdout, 0);
+		default: return usage(stderr, 2);
+		}
+	}
+	if (!output) {
+		fprintf(stderr, "error: pass -o TRACE, the trace file to write\n");
+		return 2;
+	}
+	if (!pid == (optind >= argc)) {
+		fprintf(stderr, "error: pass either --pid PID or -- COMMAND [ARGS...]\n");
+		return 2;
+	}
+	if (pid && !pid_alive(pid)) {
+		fprintf(stderr, "error: no process with PID %d: check the PID (pgrep -f llama)\n", (int)pid);
+		return 1;
+	}
+	if (!pid && (e = resolve_command(argv[optind], exe, sizeof(exe)))) {
+		fprintf(stderr, "error: cannot run '%s': %s\n", argv[optind], strerror(-e));
+		return 1;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "error: profinferd needs root to load BPF programs: run it with sudo\n");
+		return 1;
+	}
+	fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "error: cannot write %s: %s\n", output, strerror(errno));
+		return 1;
+	}
+	snprintf(session_id, sizeof(session_id), "%llx-%d", (unsigned long long)time(NULL), (int)getpid());
+	o.out_fd = fd;
+	o.session_id = session_id;
+	if ((e = pi_collector__new(&o, &c, err, sizeof(err)))) {
+		fprintf(stderr, "error: %s\n", err);
+		goto out;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (pid) {
+		if ((e = pi_collector__add_pid(c, pid, err, sizeof(err)))) {
+			fprintf(stderr, "error: %s\n", err);
+			goto out;
+		}
+		if (!pi_collector__has_engine(c)) {
+			fprintf(stderr,
+				"error: process %d has no llama.cpp / GGML code mapped (no llama_decode or "
+				"ggml_graph_compute in any of its files): pass the PID of the process that runs "
+				"inference, after it has loaded its model\n", (int)pid);
+			goto out;
+		}
+	} else {
+		child = spawn_held(argv + optind, &go, &exec_err);
+		if (child < 0) {
+			fprintf(stderr, "error: failed to start %s: %s\n", argv[optind], strerror(errno));
+			goto out;
+		}
+		pid = child;
+		if ((e = pi_collector__add_pid_before_exec(c, child, exe, err, sizeof(err)))) {
+			fprintf(stderr, "error: %s\n", err);
+			kill(child, SIGKILL);
+			goto out;
+		}
+		if (write(go, "g", 1) != 1) {
+			fprintf(stderr, "error: failed to release %s\n", argv[optind]);
+			goto out;
+		}
+		close(go);
+		if (read(exec_err, &e, sizeof(e)) == sizeof(e)) {
+			fprintf(stderr, "error: cannot run '%s': %s\n", argv[optind], strerror(e));
+			waitpid(child, NULL, 0);
+			child = 0;
+			goto out;
+		}
+		close(exec_err);
+	}
+
+	fprintf(stderr, "profinferd: recording process %d at %s level to %s (Ctrl-C stops)\n", (int)pid,
+		o.level == PI_LEVEL_NODE ? "node" : o.level == PI_LEVEL_GRAPH ? "graph" : "token", output);
+	while (!exiting) {
+		e = pi_collector__poll(c, 100);
+		if (e < 0 && e != -EINTR) {
+			why = e == -ECANCELED ? "stopped: wrong struct layout" : "stopped: ring buffer error";
+			break;
+		}
+		if (child) {
+			pid_t w = waitpid(child, &status, WNOHANG);
+
+			if (w == child) {
+				child = 0;
+				break;
+			}
+		} else if (!pid_alive(pid)) {
+			break;
+		}
+	}
+	if (exiting)
+		why = exiting == SIGINT ? "interrupted" : "terminated";
+	pi_collector__finish(c, why,
+			     WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : 0);
+	pi_collector__stats(c, &st);
+	print_summary(&st, output, why);
+	if (!pi_collector__has_engine(c)) {
+		fprintf(stderr, "error: no llama.cpp / GGML code was found in %s or the libraries it "
+				"loaded: is it a llama.cpp program?\n", argv[optind]);
+		goto out;
+	}
+	rc = 0;
+	if (!strncmp(why, "stopped", 7))
+		rc = 1;
+out:
+	pi_collector__free(c);
+	if (fd >= 0)
+		close(fd);
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr, 2);
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("profinferd %s (%s, libbpf %s, protocol %d)\n", PI_VERSION, PI_BUILD_TARGET,
+		       libbpf_version_string(), PI_PROTOCOL_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--list-layouts")) {
+		pi_layout__list();
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return usage(stdout, 0);
+	if (!strcmp(argv[1], "record"))
+		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "probes"))
+		return cmd_probes(argc - 1, argv + 1);
+	fprintf(stderr, "error: unknown command '%s'\n\n", argv[1]);
+	return usage(stderr, 2);
+}

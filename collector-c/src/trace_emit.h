@@ -1,0 +1,52 @@
+/* Builds v1 trace packets from what the collector learned and appends them
+ * to the trace (stream_writer.h). Owns string interning and remembers which
+ * threads, processes and structures were already described. */
+#ifndef PI_TRACE_EMIT_H
+#define PI_TRACE_EMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "graph_assembler.h"
+#include "probe_plan.h"
+#include "profinfer_events.h"
+
+struct pi_writer;
+struct pi_emit;
+
+struct pi_session_desc {
+	const char *session_id;
+	int level;	   /* TraceLevel */
+	bool structure;
+	const char *layout_name;
+	const struct pi_layout *layout;
+	bool layout_override;
+	const pid_t *pids;
+	size_t n_pids;
+	uint32_t ring_buffer_kib;
+};
+
+struct pi_emit *pi_emit__new(struct pi_writer *w);
+void pi_emit__free(struct pi_emit *e);
+
+int pi_emit__session(struct pi_emit *e, const struct pi_session_desc *d);
+int pi_emit__process(struct pi_emit *e, pid_t pid);
+/* Describes a thread the first time it is seen. */
+int pi_emit__thread(struct pi_emit *e, uint32_t tgid, uint32_t tid);
+int pi_emit__module(struct pi_emit *e, pid_t pid, const char *path, const char *build_id,
+		    const struct pi_probe_plan *plan, const char *how, uint64_t attached_at_ns);
+int pi_emit__engine(struct pi_emit *e, pid_t pid, char *const *op_names, size_t n_ops,
+		    char *const *unary_names, size_t n_unary, char *const *glu_names, size_t n_glu);
+int pi_emit__token(struct pi_emit *e, const struct pi_token_event *t, uint64_t seq, bool node_level);
+int pi_emit__structure(struct pi_emit *e, const struct pi_structure *s);
+int pi_emit__graph(struct pi_emit *e, const struct pi_graph *g);
+/* lost/recorded are indexed by EventKind; n entries each. */
+int pi_emit__loss(struct pi_emit *e, uint64_t ts_ns, const uint64_t *lost, const uint64_t *recorded,
+		  size_t n);
+int pi_emit__end(struct pi_emit *e, uint64_t ts_ns, const char *reason, int exit_code,
+		 const uint64_t *lost, const uint64_t *recorded, size_t n);
+
+/* Packets that could not be encoded or written. */
+uint64_t pi_emit__failed(const struct pi_emit *e);
+
+#endif
