@@ -191,7 +191,7 @@ static __always_inline void capture_src(struct capture_ctx *c, __u64 t)
 {
 	struct pi_struct_src_event *e;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), BPF_RB_NO_WAKEUP);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost(PI_EV_STRUCT_SRC);
 		c->failed = 1;
@@ -219,7 +219,7 @@ static long capture_node(__u64 i, struct capture_ctx *c)
 		c->failed = 1;
 		return 1;
 	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), BPF_RB_NO_WAKEUP);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost(PI_EV_STRUCT_NODE);
 		c->failed = 1;
@@ -248,7 +248,7 @@ static long capture_node(__u64 i, struct capture_ctx *c)
 			continue;
 		capture_src(c, src);
 	}
-	return c->failed;
+	return c->failed ? 1 : 0;
 }
 
 SEC("uprobe")
@@ -275,7 +275,7 @@ int BPF_UPROBE(graph_enter, void *cgraph)
 	if (s)
 		s->graph_id = ps.graph_id;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), BPF_RB_NO_WAKEUP);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost(PI_EV_GRAPH_BEGIN);
 		return 0;
@@ -328,7 +328,7 @@ int BPF_URETPROBE(graph_exit)
 
 	if (!s || !s->graph_id)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), BPF_RB_NO_WAKEUP);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost(PI_EV_GRAPH_END);
 		s->graph_id = 0;
@@ -384,13 +384,22 @@ SEC("uprobe")
 int node_barrier(struct pt_regs *ctx)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct thread_state *s = bpf_map_lookup_elem(&threads, &tid);
+	struct proc_state *ps;
 	struct pi_node_event *e;
 
 	if (!s || !s->node_start_ns)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), BPF_RB_NO_WAKEUP);
+	/* A barrier before this thread's first node of a new graph (OpenMP's
+	 * implicit one) must not extend the last node of the previous graph. */
+	ps = bpf_map_lookup_elem(&procs, &tgid);
+	if (!ps || ps->graph_id != s->node_graph_id) {
+		s->node_start_ns = 0;
+		return 0;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost(PI_EV_NODE);
 		return 0;

@@ -198,6 +198,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 #undef RECORD
+	if (err && c->o.verbose)
+		fprintf(stderr, "debug: record kind %u: %s\n", hdr.kind, strerror(-err));
 	if (err == -ENOMEM)
 		return err;
 	return 0;
@@ -618,6 +620,14 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 	recorded[3] = as->node_rows;
 	recorded[2] = as->graphs;
 	lost[8] = pi_emit__failed(c->emit) + pi_writer__stats(c->w).packets_failed;
+	if (c->o.verbose) {
+		for (int k = 1; k < PI_EV_KIND_MAX; k++)
+			fprintf(stderr, "debug: kind %d: %llu records, %llu lost in BPF\n", k,
+				(unsigned long long)c->recorded[k], (unsigned long long)c->stats.lost[k]);
+		fprintf(stderr, "debug: unattributed %llu unresolved %llu graphs %llu\n",
+			(unsigned long long)as->node_unattributed, (unsigned long long)as->node_unresolved,
+			(unsigned long long)as->graphs);
+	}
 	pi_emit__loss(c->emit, now_ns(), lost, recorded, 9);
 	pi_emit__end(c->emit, now_ns(), reason, exit_code, lost, recorded, 9);
 	pi_writer__flush(c->w);

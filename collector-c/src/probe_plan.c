@@ -24,6 +24,14 @@ const char *pi_probe_kind__name(enum pi_probe_kind k)
 #define DISPATCH_FN "ggml_cpu_extra_compute_forward"
 #define BARRIER_FN "ggml_barrier"
 
+/* With OpenMP, ggml_barrier is inlined and the loop calls the runtime's
+ * barrier directly: GNU libgomp or LLVM libomp. */
+static bool is_barrier(const char *name)
+{
+	return !strcmp(name, BARRIER_FN) || !strcmp(name, "GOMP_barrier") ||
+	       !strcmp(name, "__kmpc_barrier");
+}
+
 static bool is_fused_kernel(const char *name)
 {
 	size_t n = strlen(name);
@@ -94,7 +102,7 @@ static int plan_node_sites(struct pi_probe_plan *plan, size_t *cap, const struct
 
 			if (!strcmp(callee, DISPATCH_FN))
 				kind = PI_PROBE_NODE_DISPATCH, dispatch++;
-			else if (!strcmp(callee, BARRIER_FN))
+			else if (is_barrier(callee))
 				kind = PI_PROBE_NODE_BARRIER, barrier++;
 			else if (is_fused_kernel(callee))
 				kind = PI_PROBE_NODE_FUSED;

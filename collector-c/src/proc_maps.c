@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 int pi_proc_maps__exec_files(pid_t pid, struct pi_mapped_file **out, size_t *n)
 {
@@ -33,7 +34,7 @@ int pi_proc_maps__exec_files(pid_t pid, struct pi_mapped_file **out, size_t *n)
 			continue;
 		if (perms[2] != 'x' || !inode || file[0] != '/')
 			continue;
-		dev = ((uint64_t)major << 32) | minor;
+		dev = makedev(major, minor); /* as stat(2) reports st_dev */
 		for (size_t i = 0; i < count && !seen; i++)
 			seen = files[i].inode == inode && files[i].dev == dev;
 		if (seen)
