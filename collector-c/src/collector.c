@@ -31,8 +31,7 @@
 struct module {
 	pid_t pid;
 	uint64_t dev, inode;
-	bool engine;	     /* has probes of ours */
-	char *names_path;    /* has GGML's op name tables, not read yet */
+	bool engine; /* has probes of ours */
 };
 
 struct pi_collector {
@@ -82,8 +81,6 @@ static uint64_t now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
-
-static void read_pending_names(struct pi_collector *c, pid_t pid);
 
 /* ---- sink: assembled graphs go to the trace --------------------------- */
 
@@ -158,7 +155,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 	}
 	case PI_EV_GRAPH_BEGIN: {
 		RECORD(struct pi_graph_begin_event, e);
-		read_pending_names(c, e.hdr.tgid);
 		err = pi_assembler__graph_begin(c->assembler, &e);
 		break;
 	}
@@ -270,38 +266,28 @@ static struct module *find_module(struct pi_collector *c, pid_t pid, uint64_t de
 	return NULL;
 }
 
-/* GGML's op names as this process has them (it must be running). */
-static void read_engine_names(struct pi_collector *c, struct module *m)
+/* GGML's op names of this engine file, once per process. */
+static void emit_engine_names(struct pi_collector *c, pid_t pid, const struct pi_elf_file *f)
 {
 	struct pi_engine_names names;
-	struct pi_elf_file *f;
+	int e = pi_engine_info__read(f, &names);
 
-	if (!m->names_path || pi_elf_file__open(m->names_path, &f))
+	if (e == -ENOENT)
 		return;
-	if (!pi_engine_info__read(m->pid, f, &names)) {
-		c->n_ops = names.n_ops;
-		pi_emit__engine(c->emit, m->pid, names.ops, names.n_ops, names.unary, names.n_unary,
-				names.glu, names.n_glu);
-		pi_engine_info__free(&names);
-	} else {
-		fprintf(stderr, "warning: could not read GGML's op names from process %d: ops will be "
-				"shown by number\n", (int)m->pid);
+	if (e) {
+		fprintf(stderr, "warning: could not read GGML's op names from %s: %s; ops will be shown by "
+				"number\n", f->path, strerror(-e));
+		return;
 	}
-	pi_elf_file__free(f);
-	free(m->names_path);
-	m->names_path = NULL;
-}
-
-static void read_pending_names(struct pi_collector *c, pid_t pid)
-{
-	for (size_t i = 0; i < c->n_modules; i++)
-		if (c->modules[i].pid == pid && c->modules[i].names_path)
-			read_engine_names(c, &c->modules[i]);
+	c->n_ops = names.n_ops;
+	pi_emit__engine(c->emit, pid, names.ops, names.n_ops, names.unary, names.n_unary, names.glu,
+			names.n_glu);
+	pi_engine_info__free(&names);
 }
 
 /* Plans and attaches the probes of one file for one target. */
 static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint64_t dev,
-		       uint64_t inode, bool read_engine_now, char *err, size_t errlen)
+		       uint64_t inode, char *err, size_t errlen)
 {
 	struct pi_probe_plan plan;
 	struct pi_elf_file *f = NULL;
@@ -345,11 +331,8 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 					path);
 		}
 	}
-	if (!e && pi_elf_file__find_object(f, "GGML_OP_NAME")) {
-		m->names_path = strdup(path);
-		if (read_engine_now)
-			read_engine_names(c, m);
-	}
+	if (!e)
+		emit_engine_names(c, pid, f);
 	pi_probe_plan__free(&plan);
 	pi_elf_file__free(f);
 	return e;
@@ -367,7 +350,7 @@ static int scan_pid(struct pi_collector *c, pid_t pid, char *err, size_t errlen)
 		return e;
 	}
 	for (size_t i = 0; i < n && !e; i++)
-		e = attach_file(c, pid, files[i].path, files[i].dev, files[i].inode, true, err, errlen);
+		e = attach_file(c, pid, files[i].path, files[i].dev, files[i].inode, err, errlen);
 	free(files);
 	return e;
 }
@@ -529,7 +512,7 @@ int pi_collector__add_pid_before_exec(struct pi_collector *c, pid_t pid, const c
 		set_err(err, errlen, "cannot read %s: %s", exe, strerror(-e));
 		return e;
 	}
-	if ((e = attach_file(c, pid, exe, st.st_dev, st.st_ino, false, err, errlen)))
+	if ((e = attach_file(c, pid, exe, st.st_dev, st.st_ino, err, errlen)))
 		return e;
 	/* The dynamic loader announces every library it maps (DT_NEEDED at
 	 * start-up and dlopen later) through _dl_debug_state. */
@@ -537,7 +520,7 @@ int pi_collector__add_pid_before_exec(struct pi_collector *c, pid_t pid, const c
 		char interp[4096];
 
 		if (!pi_elf_file__interpreter(f, interp, sizeof(interp)) && !stat(interp, &st))
-			e = attach_file(c, pid, interp, st.st_dev, st.st_ino, false, err, errlen);
+			e = attach_file(c, pid, interp, st.st_dev, st.st_ino, err, errlen);
 		pi_elf_file__free(f);
 	}
 	return e;
@@ -651,8 +634,6 @@ void pi_collector__free(struct pi_collector *c)
 	for (size_t i = 0; i < c->n_links; i++)
 		bpf_link__destroy(c->links[i]);
 	free(c->links);
-	for (size_t i = 0; i < c->n_modules; i++)
-		free(c->modules[i].names_path);
 	ring_buffer__free(c->rb);
 	llama_bpf__destroy(c->skel);
 	pi_assembler__free(c->assembler);

@@ -120,6 +120,36 @@ static int read_symtab(Elf *e, struct pi_elf_file *f, size_t *cap, Elf64_Word ty
 	return 0;
 }
 
+static bool is_relative(const struct pi_elf_file *f, uint64_t type)
+{
+	return (f->machine == EM_X86_64 && type == 8 /* R_X86_64_RELATIVE */) ||
+	       (f->machine == EM_AARCH64 && type == 1027 /* R_AARCH64_RELATIVE */);
+}
+
+static int push_relative(struct pi_elf_file *f, size_t *cap, uint64_t offset, uint64_t addend)
+{
+	if (f->n_relative == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 1024;
+		void *p;
+
+		if (ncap > PI_ELF_MAX_SYMS)
+			return -E2BIG;
+		if (!(p = realloc(f->relative, ncap * sizeof(*f->relative))))
+			return -ENOMEM;
+		f->relative = p;
+		*cap = ncap;
+	}
+	f->relative[f->n_relative++] = (struct pi_elf_reloc){ offset, addend };
+	return 0;
+}
+
+static int cmp_reloc(const void *a, const void *b)
+{
+	const struct pi_elf_reloc *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
 /* PLT stubs and GOT slots name the function a `call` really reaches. */
 static int read_imports(Elf *e, struct pi_elf_file *f)
 {
@@ -167,14 +197,22 @@ static int read_imports(Elf *e, struct pi_elf_file *f)
 	if (rela_dyn_scn && (rd = elf_getdata(rela_dyn_scn, NULL)) && rela_dyn.sh_entsize) {
 		size_t n = rela_dyn.sh_size / rela_dyn.sh_entsize;
 
+		size_t cap_rel = 0;
+
 		for (size_t i = 0; i < n; i++) {
 			GElf_Rela r;
 			GElf_Sym s;
 			const char *name;
 			int err;
 
-			if (!gelf_getrela(rd, i, &r) || !GELF_R_SYM(r.r_info) ||
-			    !gelf_getsym(dd, GELF_R_SYM(r.r_info), &s))
+			if (!gelf_getrela(rd, i, &r))
+				continue;
+			if (is_relative(f, GELF_R_TYPE(r.r_info))) {
+				if ((err = push_relative(f, &cap_rel, r.r_offset, r.r_addend)))
+					return err;
+				continue;
+			}
+			if (!GELF_R_SYM(r.r_info) || !gelf_getsym(dd, GELF_R_SYM(r.r_info), &s))
 				continue;
 			name = elf_strptr(e, dynsym_sh.sh_link, s.st_name);
 			if (name && *name && (err = push_import(f, &cap, r.r_offset, name)))
@@ -283,6 +321,7 @@ static int load(const char *path, struct pi_elf_file *f, bool symbols_only)
 		read_debuglink(e, f);
 		if ((err = read_segments(e, f)) || (err = read_imports(e, f)))
 			goto out;
+		qsort(f->relative, f->n_relative, sizeof(*f->relative), cmp_reloc);
 	}
 	if ((err = read_symtab(e, f, &cap, SHT_SYMTAB)) || (err = read_symtab(e, f, &cap, SHT_DYNSYM)))
 		goto out;
@@ -369,6 +408,7 @@ void pi_elf_file__free(struct pi_elf_file *f)
 	free(f->syms);
 	free(f->imports);
 	free(f->segs);
+	free(f->relative);
 	free(f->debuglink);
 	free(f->interp);
 	free(f->path);
@@ -430,6 +470,54 @@ int64_t pi_elf_file__offset_of(const struct pi_elf_file *f, uint64_t vaddr)
 			return (int64_t)(vaddr - s->vaddr + s->offset);
 	}
 	return -1;
+}
+
+static int pread_file(const struct pi_elf_file *f, int64_t off, void *buf, size_t len, size_t *got)
+{
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, len, off);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	*got = n;
+	return 0;
+}
+
+int pi_elf_file__read_pointer(const struct pi_elf_file *f, uint64_t vaddr, uint64_t *out)
+{
+	struct pi_elf_reloc key = { vaddr, 0 }, *r;
+	int64_t off;
+	size_t got;
+	int err;
+
+	r = bsearch(&key, f->relative, f->n_relative, sizeof(key), cmp_reloc);
+	if (r) {
+		*out = r->addend;
+		return 0;
+	}
+	if ((off = pi_elf_file__file_offset(f, vaddr)) < 0)
+		return -ERANGE;
+	if ((err = pread_file(f, off, out, sizeof(*out), &got)))
+		return err;
+	return got == sizeof(*out) ? 0 : -EIO;
+}
+
+int pi_elf_file__read_string(const struct pi_elf_file *f, uint64_t vaddr, char *buf, size_t len)
+{
+	int64_t off = pi_elf_file__file_offset(f, vaddr);
+	size_t got;
+	int err;
+
+	if (off < 0 || !len)
+		return -ERANGE;
+	if ((err = pread_file(f, off, buf, len - 1, &got)))
+		return err;
+	buf[got] = '\0';
+	return strnlen(buf, len) < len ? 0 : -EINVAL;
 }
 
 int pi_elf_file__read_code(const struct pi_elf_file *f, uint64_t vaddr, void *buf, size_t len)

@@ -20,6 +20,11 @@ struct pi_elf_import {
 	char *name;
 };
 
+struct pi_elf_reloc {
+	uint64_t offset; /* where the loader writes */
+	uint64_t addend; /* the vaddr it writes (RELATIVE relocations) */
+};
+
 struct pi_elf_segment {
 	uint64_t vaddr, memsz, offset, filesz;
 	bool exec;
@@ -36,6 +41,8 @@ struct pi_elf_file {
 	size_t n_imports;
 	struct pi_elf_segment *segs;
 	size_t n_segs;
+	struct pi_elf_reloc *relative; /* sorted by offset */
+	size_t n_relative;
 	char *debuglink; /* .gnu_debuglink file name, if any */
 	char *interp;	 /* PT_INTERP: the dynamic loader, if any */
 };
@@ -65,6 +72,12 @@ int64_t pi_elf_file__file_offset(const struct pi_elf_file *f, uint64_t vaddr);
 
 /* File offset of a virtual address in an executable segment; -1 if none. */
 int64_t pi_elf_file__offset_of(const struct pi_elf_file *f, uint64_t vaddr);
+/* The pointer stored at `vaddr` once loaded: the RELATIVE relocation's
+ * addend where there is one, else the bytes in the file. */
+int pi_elf_file__read_pointer(const struct pi_elf_file *f, uint64_t vaddr, uint64_t *out);
+/* A NUL-terminated string at `vaddr`, copied into buf (truncated to len). */
+int pi_elf_file__read_string(const struct pi_elf_file *f, uint64_t vaddr, char *buf, size_t len);
+
 /* Reads `len` code bytes at vaddr from the file into buf. */
 int pi_elf_file__read_code(const struct pi_elf_file *f, uint64_t vaddr, void *buf, size_t len);
 

@@ -1,11 +1,11 @@
 /* What the engine calls its ops: GGML's own name tables (GGML_OP_NAME,
- * GGML_UNARY_OP_NAME, GGML_GLU_OP_NAME), read from the target's memory
- * because op numbering changes between GGML versions. */
+ * GGML_UNARY_OP_NAME, GGML_GLU_OP_NAME), because op numbering changes
+ * between GGML versions. Read from the file (pointers resolved through
+ * their relocations), so neither a live process nor its timing matters. */
 #ifndef PI_ENGINE_INFO_H
 #define PI_ENGINE_INFO_H
 
 #include <stddef.h>
-#include <sys/types.h>
 #include "elf_file.h"
 
 struct pi_engine_names {
@@ -13,8 +13,8 @@ struct pi_engine_names {
 	size_t n_ops, n_unary, n_glu;
 };
 
-/* Reads the tables of `f` as mapped in `pid`. Returns 0 or -errno. */
-int pi_engine_info__read(pid_t pid, const struct pi_elf_file *f, struct pi_engine_names *out);
+/* Returns 0, -ENOENT when `f` has no GGML_OP_NAME, or -errno. */
+int pi_engine_info__read(const struct pi_elf_file *f, struct pi_engine_names *out);
 void pi_engine_info__free(struct pi_engine_names *n);
 
 #endif

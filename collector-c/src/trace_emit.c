@@ -92,6 +92,9 @@ static int emit_packet(struct pi_emit *e, const profinfer_v1_TracePacket *p)
 	return 0;
 fail:
 	e->failed++;
+	if (getenv("PROFINFER_DEBUG"))
+		fprintf(stderr, "debug: packet %u not encoded: %s\n", (unsigned)p->which_data,
+			size ? PB_GET_ERROR(&s) : "size");
 	return -EINVAL;
 }
 
@@ -454,11 +457,12 @@ static int emit_node_rows(struct pi_emit *e, const struct pi_graph *g, const str
 {
 	struct pi_node_rows rows = {
 		.pid = g->tgid, .tid = tr->tid, .thread_index = tr->ith, .graph_id = g->graph_id,
-		.start_ns = tr->rows[0].start_ns, .n_rows = tr->n, .node_index = e->col_index,
+		.start_ns = tr->rows[0].start_ns, .n_rows = tr->n,
 		.compute_ns = tr->compute_ns, .barrier_ns = tr->barrier_ns,
 	};
 	size_t need = pi_node_events_max_size(tr->n, 0), len;
 	bool any_fused = false;
+	int err;
 
 	if (grow_columns(e, tr->n))
 		return -ENOMEM;
@@ -467,6 +471,7 @@ static int emit_node_rows(struct pi_emit *e, const struct pi_graph *g, const str
 		e->col_fused[i] = tr->rows[i].fused;
 		any_fused |= tr->rows[i].fused != 0;
 	}
+	rows.node_index = e->col_index;
 	rows.fused = any_fused ? e->col_fused : NULL;
 	if (need > e->cap) {
 		void *nb = realloc(e->buf, need);
@@ -476,9 +481,11 @@ static int emit_node_rows(struct pi_emit *e, const struct pi_graph *g, const str
 		e->buf = nb;
 		e->cap = need;
 	}
-	if (pi_encode_node_events(&rows, e->buf, e->cap, &len)) {
+	if ((err = pi_encode_node_events(&rows, e->buf, e->cap, &len))) {
 		e->failed++;
-		return -EINVAL;
+		if (getenv("PROFINFER_DEBUG"))
+			fprintf(stderr, "debug: node rows not encoded: %s (%zu rows)\n", strerror(-err), tr->n);
+		return err;
 	}
 	return pi_writer__append(e->w, e->buf, len) ? -EIO : 0;
 }
