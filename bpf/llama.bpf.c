@@ -13,8 +13,8 @@
  * Probes sit on `call` instructions, which the kernel emulates instead of
  * single-stepping, and on function entries just after `endbr64`.
  *
- * Every hot record is submitted with BPF_RB_NO_WAKEUP: the reader polls on a
- * timer, so no probe pays for waking it.
+ * Hot records are submitted without waking the reader (it polls on a timer)
+ * unless a quarter of the ring is waiting: no probe pays for a wake-up.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,10 +26,14 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile struct pi_layout layout = {};
 const volatile bool capture_structure = true;
+/* Wake the reader only once this much is waiting (set to a quarter of the
+ * ring): no wake-up per event, yet a burst cannot fill the ring between two
+ * timed polls. */
+const volatile __u64 wakeup_bytes = 1 << 20;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20); /* resized by the collector before load */
+	__uint(max_entries, 4 << 20); /* resized by the collector before load */
 } events SEC(".maps");
 
 struct {
@@ -89,6 +93,12 @@ __u64 next_graph_id = 0;
 __u64 next_structure_id = 0;
 
 static const struct thread_state zero_state;
+
+static __always_inline __u64 submit_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									      : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void count_lost(__u32 kind)
 {
@@ -205,7 +215,7 @@ static __always_inline void capture_src(struct capture_ctx *c, __u64 t)
 	bpf_probe_read_user(e->ne, sizeof(e->ne), (void *)(t + layout.tensor_ne));
 	bpf_probe_read_user(&e->data, sizeof(e->data), (void *)(t + layout.tensor_data));
 	read_tensor_name(e->name, t);
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, submit_flags());
 }
 
 static long capture_node(__u64 i, struct capture_ctx *c)
@@ -237,7 +247,7 @@ static long capture_node(__u64 i, struct capture_ctx *c)
 	bpf_probe_read_user(&e->view_src, sizeof(e->view_src), (void *)(t + layout.tensor_view_src));
 	bpf_probe_read_user(e->op_params, sizeof(e->op_params), (void *)(t + layout.tensor_op_params));
 	read_tensor_name(e->name, t);
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, submit_flags());
 
 	/* Sources: weights and inputs are not nodes, so record what they are.
 	 * The collector drops duplicates (a source produced by a node). */
@@ -307,14 +317,14 @@ int BPF_UPROBE(graph_enter, void *cgraph)
 			/* Submit the begin record first so the structure follows it. */
 			e->structure_id = c.structure_id;
 			e->captured = 1;
-			bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+			bpf_ringbuf_submit(e, submit_flags());
 			bpf_loop(n_nodes, capture_node, &c, 0);
 			if (!c.failed && uid)
 				bpf_map_update_elem(&seen_graphs, &key, &c.structure_id, BPF_ANY);
 			return 0;
 		}
 	}
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, submit_flags());
 	return 0;
 }
 
@@ -338,7 +348,7 @@ int BPF_URETPROBE(graph_exit)
 	e->graph_id = s->graph_id;
 	e->ts_ns = now;
 	s->graph_id = 0;
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, submit_flags());
 	return 0;
 }
 
@@ -411,7 +421,7 @@ int node_barrier(struct pt_regs *ctx)
 	e->tensor = s->node_tensor;
 	e->start_ns = s->node_start_ns;
 	e->end_ns = now;
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, submit_flags());
 	return 0;
 }
 

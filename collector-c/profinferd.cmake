@@ -26,7 +26,8 @@ add_library(pi_core STATIC
   ${CMAKE_CURRENT_LIST_DIR}/src/layout.c
   ${CMAKE_CURRENT_LIST_DIR}/src/probe_plan.c
   ${CMAKE_CURRENT_LIST_DIR}/src/proc_maps.c
-  ${CMAKE_CURRENT_LIST_DIR}/src/trace_emit.c)
+  ${CMAKE_CURRENT_LIST_DIR}/src/trace_emit.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/uprobe_attach.c)
 target_compile_definitions(pi_core PUBLIC _GNU_SOURCE PI_BUILD_TARGET="${PI_BUILD_TARGET}")
 target_include_directories(pi_core PUBLIC ${CMAKE_CURRENT_LIST_DIR}/src ${LIBBPF_INCLUDE_DIRS} ${CAPSTONE_INCLUDE_DIRS})
 target_link_libraries(pi_core PUBLIC pi_wire pi_bpf)

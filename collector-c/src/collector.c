@@ -22,8 +22,9 @@
 #include "proc_maps.h"
 #include "stream_writer.h"
 #include "trace_emit.h"
+#include "uprobe_attach.h"
 
-#define PI_DEFAULT_RINGBUF_KIB (16 * 1024)
+#define PI_DEFAULT_RINGBUF_KIB (4 * 1024)
 #define PI_MAX_TARGETS 64
 /* A rescan after a library load runs at most this long after the event. */
 #define PI_MAX_MODULES 1024
@@ -55,6 +56,7 @@ struct pi_collector {
 	bool layout_checked;
 	unsigned n_ops;
 	bool has_engine;
+	bool multi; /* uprobe_multi links */
 	bool finished;
 	uint64_t token_seq;
 	struct pi_collector_stats stats;
@@ -218,8 +220,10 @@ static struct bpf_program *program_for(struct pi_collector *c, enum pi_probe_kin
 	}
 }
 
-static int keep_link(struct pi_collector *c, struct bpf_link *l)
+static int keep_link(void *ctx, struct bpf_link *l)
 {
+	struct pi_collector *c = ctx;
+
 	if (c->n_links == c->cap_links) {
 		size_t cap = c->cap_links ? c->cap_links * 2 : 64;
 		void *p = realloc(c->links, cap * sizeof(*c->links));
@@ -233,25 +237,34 @@ static int keep_link(struct pi_collector *c, struct bpf_link *l)
 	return 0;
 }
 
+static bool is_return_probe(enum pi_probe_kind k)
+{
+	return k == PI_PROBE_TOKEN_EXIT || k == PI_PROBE_GRAPH_EXIT;
+}
+
+/* One attach per probe kind, with all of its addresses in this file. */
 static int attach_plan(struct pi_collector *c, pid_t pid, const char *path,
 		       const struct pi_probe_plan *plan, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct pi_probe *p = &plan->probes[i];
-		bool ret = p->kind == PI_PROBE_TOKEN_EXIT || p->kind == PI_PROBE_GRAPH_EXIT;
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
-		struct bpf_link *l;
+	unsigned long offsets[64];
+
+	for (int k = 0; k < PI_PROBE_KIND_COUNT; k++) {
+		const char *symbol = NULL;
+		size_t n = 0;
 		int e;
 
-		l = bpf_program__attach_uprobe_opts(program_for(c, p->kind), pid, path, p->offset, &uo);
-		if (!l) {
-			e = -errno;
-			set_err(err, errlen, "failed to attach %s to %s+0x%" PRIx64 " in %s: %s",
-				pi_probe_kind__name(p->kind), p->symbol, p->vaddr, path, strerror(-e));
-			return e;
-		}
-		if ((e = keep_link(c, l))) {
-			bpf_link__destroy(l);
+		for (size_t i = 0; i < plan->n && n < 64; i++)
+			if (plan->probes[i].kind == (enum pi_probe_kind)k) {
+				offsets[n++] = plan->probes[i].offset;
+				symbol = plan->probes[i].symbol;
+			}
+		if (!n)
+			continue;
+		e = pi_uprobe__attach(program_for(c, k), c->multi, is_return_probe(k), pid, path, offsets,
+				      n, keep_link, c);
+		if (e) {
+			set_err(err, errlen, "failed to attach %s (%s) in %s: %s", pi_probe_kind__name(k),
+				symbol, path, strerror(-e));
 			return e;
 		}
 	}
@@ -302,7 +315,7 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 	m = &c->modules[c->n_modules++];
 	*m = (struct module){ .pid = pid, .dev = dev, .inode = inode };
 
-	if (pi_elf_file__open(path, &f))
+	if (pi_elf_file__open(path, pi_probe_plan__symbol_prefixes, &f))
 		return 0; /* not an ELF file we can read: nothing of ours in it */
 	if (!f->has_symtab && (dbg = pi_elf_file__find_debug_file(f))) {
 		pi_elf_file__add_debug_file(f, dbg);
@@ -322,7 +335,8 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 			m->engine = true;
 			c->has_engine = true;
 			c->stats.modules_attached++;
-			pi_emit__module(c->emit, pid, path, f->build_id, &plan, "uprobe", now_ns());
+			pi_emit__module(c->emit, pid, path, f->build_id, &plan, c->multi ? "uprobe_multi" : "uprobe",
+					now_ns());
 			for (size_t i = 0; i < plan.n_missing; i++)
 				fprintf(stderr, "warning: %s: no %s: %s\n", path, plan.missing[i].symbol,
 					plan.missing[i].detail_lost);
@@ -379,7 +393,7 @@ static int choose_layout(struct pi_collector *c, char *err, size_t errlen)
 		const char *comma = strchr(spec, ',');
 		char name[64];
 
-		snprintf(name, sizeof(name), "%.*s", (int)(comma ? comma - spec : strlen(spec)), spec);
+		snprintf(name, sizeof(name), "%.*s", (int)(comma ? (size_t)(comma - spec) : strlen(spec)), spec);
 		if (strchr(name, '=')) {
 			comma = spec - 1; /* overrides only, on the default profile */
 		} else if (!(p = pi_layout__find(name))) {
@@ -429,8 +443,12 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 		kib = 64;
 	c->o.ring_buffer_kib = kib;
 	bpf_map__set_max_entries(c->skel->maps.events, kib * 1024);
+	c->multi = pi_uprobe_multi__supported();
+	for (int k = 0; k < PI_PROBE_KIND_COUNT; k++)
+		pi_uprobe__prepare(program_for(c, k), c->multi);
 	c->skel->rodata->layout = c->layout;
 	c->skel->rodata->capture_structure = c->o.structure;
+	c->skel->rodata->wakeup_bytes = (uint64_t)kib * 1024 / 4;
 	e = llama_bpf__load(c->skel);
 	if (e) {
 		set_err(err, errlen, "failed to load the BPF programs: %s%s", strerror(-e),
@@ -516,7 +534,7 @@ int pi_collector__add_pid_before_exec(struct pi_collector *c, pid_t pid, const c
 		return e;
 	/* The dynamic loader announces every library it maps (DT_NEEDED at
 	 * start-up and dlopen later) through _dl_debug_state. */
-	if (!pi_elf_file__open(exe, &f)) {
+	if (!pi_elf_file__open(exe, pi_probe_plan__symbol_prefixes, &f)) {
 		char interp[4096];
 
 		if (!pi_elf_file__interpreter(f, interp, sizeof(interp)) && !stat(interp, &st))

@@ -18,9 +18,21 @@
 #define PI_ELF_MAX_SYMS (4u << 20)
 #define PI_ELF_MAX_SEGS 64
 
+static bool wanted(const struct pi_elf_file *f, const char *name)
+{
+	if (!f->prefixes)
+		return true;
+	for (const char *const *p = f->prefixes; *p; p++)
+		if (!strncmp(name, *p, strlen(*p)))
+			return true;
+	return false;
+}
+
 static int push_sym(struct pi_elf_file *f, size_t *cap, const char *name, uint64_t vaddr,
 		    uint64_t size, bool func)
 {
+	if (!wanted(f, name))
+		return 0;
 	if (f->n_syms == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 1024;
 		void *p;
@@ -45,6 +57,8 @@ static int push_sym(struct pi_elf_file *f, size_t *cap, const char *name, uint64
 
 static int push_import(struct pi_elf_file *f, size_t *cap, uint64_t vaddr, const char *name)
 {
+	if (!wanted(f, name))
+		return 0;
 	if (f->n_imports == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 256;
 		void *p = realloc(f->imports, ncap * sizeof(*f->imports));
@@ -332,13 +346,14 @@ out:
 	return err;
 }
 
-int pi_elf_file__open(const char *path, struct pi_elf_file **out)
+int pi_elf_file__open(const char *path, const char *const *prefixes, struct pi_elf_file **out)
 {
 	struct pi_elf_file *f = calloc(1, sizeof(*f));
 	int err;
 
 	if (!f)
 		return -ENOMEM;
+	f->prefixes = prefixes;
 	f->path = strdup(path);
 	if (!f->path) {
 		free(f);
@@ -370,7 +385,7 @@ static char *try_path(const char *p)
 
 char *pi_elf_file__find_debug_file(const struct pi_elf_file *f)
 {
-	char buf[4096], dir[4096];
+	char buf[8400], dir[4096];
 	char *slash, *found;
 
 	if (f->build_id[0]) {
@@ -491,7 +506,7 @@ int pi_elf_file__read_pointer(const struct pi_elf_file *f, uint64_t vaddr, uint6
 {
 	struct pi_elf_reloc key = { vaddr, 0 }, *r;
 	int64_t off;
-	size_t got;
+	size_t got = 0;
 	int err;
 
 	r = bsearch(&key, f->relative, f->n_relative, sizeof(key), cmp_reloc);
@@ -509,7 +524,7 @@ int pi_elf_file__read_pointer(const struct pi_elf_file *f, uint64_t vaddr, uint6
 int pi_elf_file__read_string(const struct pi_elf_file *f, uint64_t vaddr, char *buf, size_t len)
 {
 	int64_t off = pi_elf_file__file_offset(f, vaddr);
-	size_t got;
+	size_t got = 0;
 	int err;
 
 	if (off < 0 || !len)

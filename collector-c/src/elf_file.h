@@ -45,10 +45,13 @@ struct pi_elf_file {
 	size_t n_relative;
 	char *debuglink; /* .gnu_debuglink file name, if any */
 	char *interp;	 /* PT_INTERP: the dynamic loader, if any */
+	const char *const *prefixes;
 };
 
-/* Returns 0 or -errno; on success *out must be freed with pi_elf_file__free. */
-int pi_elf_file__open(const char *path, struct pi_elf_file **out);
+/* Returns 0 or -errno; on success *out must be freed with pi_elf_file__free.
+ * Only symbols starting with one of `prefixes` (NULL-terminated; NULL: all)
+ * are kept: an engine's host binary (node, python) has ~10^5 of no use. */
+int pi_elf_file__open(const char *path, const char *const *prefixes, struct pi_elf_file **out);
 void pi_elf_file__free(struct pi_elf_file *f);
 
 /* Adds the symbols of a separate debug file (same build id) to `f`. */

@@ -2,7 +2,9 @@
 /* profinferd: the ProfInfer collector's command line. Parses arguments,
  * starts or finds the target, and drives the collector core (collector.h)
  * until the target exits or a signal arrives. Signals only flip a flag. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,7 +50,7 @@ static const char usage_text[] =
 	"      --no-structure     do not capture graph structure (graph level only)\n"
 	"      --layout SPEC      GGML struct layout: a profile name, or key=offset,...\n"
 	"                         overrides (default: auto; see --list-layouts)\n"
-	"      --ringbuf-kib N    ring buffer size (default 16384)\n"
+	"      --ringbuf-kib N    ring buffer size (default 4096)\n"
 	"  -v, --verbose          print libbpf diagnostics\n"
 	"\n"
 	"Examples:\n"
@@ -97,7 +100,7 @@ static int cmd_probes(int argc, char **argv)
 		struct pi_elf_file *f;
 		struct pi_probe_plan plan;
 		char *dbg;
-		int err = pi_elf_file__open(argv[i], &f);
+		int err = pi_elf_file__open(argv[i], pi_probe_plan__symbol_prefixes, &f);
 
 		if (err) {
 			fprintf(stderr, "error: cannot read %s as an ELF file: %s\n", argv[i], strerror(-err));
@@ -202,12 +205,17 @@ static bool pid_alive(pid_t pid)
 
 static void print_summary(const struct pi_collector_stats *s, const char *out, const char *why)
 {
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
 	fprintf(stderr,
 		"profinferd: %s. Recorded %llu tokens, %llu graphs, %llu node events (%llu structures); "
-		"lost %llu; %.2f MB written to %s\n",
+		"lost %llu; %.2f MB written to %s; peak RSS %.1f MB, CPU %.2f s\n",
 		why, (unsigned long long)s->tokens, (unsigned long long)s->graphs,
 		(unsigned long long)s->node_rows, (unsigned long long)s->structures,
-		(unsigned long long)(s->lost_total + s->unattributed), s->bytes_written / 1e6, out);
+		(unsigned long long)(s->lost_total + s->unattributed), s->bytes_written / 1e6, out,
+		ru.ru_maxrss / 1024.0,
+		ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 }
 
 static int cmd_record(int argc, char **argv)

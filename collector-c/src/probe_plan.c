@@ -13,6 +13,10 @@ static const char *const kind_names[PI_PROBE_KIND_COUNT] = {
 	[PI_PROBE_NODE_BARRIER] = "node_barrier",   [PI_PROBE_LIB_LOADED] = "lib_loaded",
 };
 
+const char *const pi_probe_plan__symbol_prefixes[] = {
+	"llama_", "ggml_", "GGML_", "GOMP_barrier", "__kmpc_barrier", "_dl_debug_state", NULL,
+};
+
 const char *pi_probe_kind__name(enum pi_probe_kind k)
 {
 	return k < PI_PROBE_KIND_COUNT ? kind_names[k] : "?";

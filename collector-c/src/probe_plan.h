@@ -46,6 +46,9 @@ struct pi_probe_plan {
 
 const char *pi_probe_kind__name(enum pi_probe_kind k);
 
+/* Name prefixes of every symbol planning looks at (for pi_elf_file__open). */
+extern const char *const pi_probe_plan__symbol_prefixes[];
+
 /* Plans the probes of `level` for `f`. A file with none of the engine's
  * symbols gives an empty plan (not an error). */
 int pi_probe_plan__build(const struct pi_elf_file *f, enum pi_level level,
