@@ -24,7 +24,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-const volatile struct pi_layout layout = {};
+/* Set by the collector once it knows the engine's GGML version, before the
+ * probes that read it are attached (a global, not rodata, for that reason). */
+struct pi_layout layout = {};
 const volatile bool capture_structure = true;
 /* Wake the reader only once this much is waiting (set to a quarter of the
  * ring): no wake-up per event, yet a burst cannot fill the ring between two

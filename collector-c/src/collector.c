@@ -35,6 +35,11 @@ struct module {
 	bool engine; /* has probes of ours */
 };
 
+struct pending_names {
+	pid_t pid;
+	struct pi_engine_names names;
+};
+
 struct pi_collector {
 	struct pi_collector_opts o;
 	struct llama_bpf *skel;
@@ -53,6 +58,10 @@ struct pi_collector {
 	struct pi_layout layout;
 	char layout_name[64];
 	bool layout_user;
+	bool layout_chosen;  /* and SessionInfo written */
+	bool saw_graph_uid;  /* some engine file has ggml_graph_next_uid */
+	struct pending_names pending_names[PI_MAX_TARGETS]; /* until SessionInfo */
+	size_t n_pending_names;
 	bool layout_checked;
 	unsigned n_ops;
 	bool has_engine;
@@ -64,6 +73,8 @@ struct pi_collector {
 	char *err;
 	size_t errlen;
 };
+
+static void choose_layout_now(struct pi_collector *c);
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -139,6 +150,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(&hdr, data, sizeof(hdr));
 	c->stats.events++;
+	if (hdr.kind != PI_EV_LIB_LOADED)
+		choose_layout_now(c); /* the engine runs: SessionInfo must precede its records */
 	if (hdr.kind < PI_EV_KIND_MAX)
 		c->recorded[hdr.kind]++;
 
@@ -293,9 +306,45 @@ static void emit_engine_names(struct pi_collector *c, pid_t pid, const struct pi
 		return;
 	}
 	c->n_ops = names.n_ops;
-	pi_emit__engine(c->emit, pid, names.ops, names.n_ops, names.unary, names.n_unary, names.glu,
-			names.n_glu);
-	pi_engine_info__free(&names);
+	if (c->layout_chosen) {
+		pi_emit__engine(c->emit, pid, names.ops, names.n_ops, names.unary, names.n_unary,
+				names.glu, names.n_glu);
+		pi_engine_info__free(&names);
+	} else if (c->n_pending_names < PI_MAX_TARGETS) {
+		c->pending_names[c->n_pending_names++] = (struct pending_names){ pid, names };
+	} else {
+		pi_engine_info__free(&names);
+	}
+}
+
+static void write_session(struct pi_collector *c);
+
+/* The layout profile is decided when the CPU backend's file is attached (or at the first record),
+ * unless the user chose a profile: GGML with a graph uid has
+ * ggml_graph_next_uid (in ggml-base, loaded before any backend). SessionInfo,
+ * which names the profile, is then written, and what waited for it. */
+static void choose_layout_now(struct pi_collector *c)
+{
+	const struct pi_layout_profile *p;
+
+	if (!c->layout_user && !c->layout_chosen) {
+		p = pi_layout__auto(c->saw_graph_uid);
+		c->layout = p->layout;
+		snprintf(c->layout_name, sizeof(c->layout_name), "%s", p->name);
+	}
+	if (!c->layout_chosen) {
+		c->skel->bss->layout = c->layout;
+		c->layout_chosen = true;
+		write_session(c);
+		for (size_t i = 0; i < c->n_pending_names; i++) {
+			struct pending_names *pn = &c->pending_names[i];
+
+			pi_emit__engine(c->emit, pn->pid, pn->names.ops, pn->names.n_ops, pn->names.unary,
+					pn->names.n_unary, pn->names.glu, pn->names.n_glu);
+			pi_engine_info__free(&pn->names);
+		}
+		c->n_pending_names = 0;
+	}
 }
 
 /* Plans and attaches the probes of one file for one target. */
@@ -321,6 +370,7 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 		pi_elf_file__add_debug_file(f, dbg);
 		free(dbg);
 	}
+	c->saw_graph_uid |= pi_elf_file__find(f, "ggml_graph_next_uid") != NULL;
 	e = pi_probe_plan__build(f, c->o.level, &plan);
 	if (e) {
 		set_err(err, errlen, "failed to plan probes for %s: %s", path, strerror(-e));
@@ -330,6 +380,8 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 	if (plan.n) {
 		bool engine = plan.has_token || plan.has_graph;
 
+		if (plan.has_graph)
+			choose_layout_now(c);
 		e = attach_plan(c, pid, path, &plan, err, errlen);
 		if (!e && engine) {
 			m->engine = true;
@@ -446,7 +498,6 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 	c->multi = pi_uprobe_multi__supported();
 	for (int k = 0; k < PI_PROBE_KIND_COUNT; k++)
 		pi_uprobe__prepare(program_for(c, k), c->multi);
-	c->skel->rodata->layout = c->layout;
 	c->skel->rodata->capture_structure = c->o.structure;
 	c->skel->rodata->wakeup_bytes = (uint64_t)kib * 1024 / 4;
 	e = llama_bpf__load(c->skel);
@@ -492,6 +543,8 @@ static void write_session(struct pi_collector *c)
 	};
 
 	pi_emit__session(c->emit, &d);
+	for (size_t i = 0; i < c->n_pids; i++)
+		pi_emit__process(c->emit, c->pids[i]);
 }
 
 static int add_target(struct pi_collector *c, pid_t pid, char *err, size_t errlen)
@@ -503,9 +556,8 @@ static int add_target(struct pi_collector *c, pid_t pid, char *err, size_t errle
 		return -E2BIG;
 	}
 	c->pids[c->n_pids++] = pid;
-	if (c->n_pids == 1)
-		write_session(c);
-	pi_emit__process(c->emit, pid);
+	if (c->layout_chosen)
+		pi_emit__process(c->emit, pid);
 	return 0;
 }
 
@@ -607,6 +659,7 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 	const struct pi_assembler_stats *as;
 	uint64_t lost[9], recorded[9];
 
+	choose_layout_now(c);
 	/* Detach first so nothing new arrives, then drain. */
 	for (size_t i = 0; i < c->n_links; i++)
 		bpf_link__destroy(c->links[i]);
@@ -652,6 +705,8 @@ void pi_collector__free(struct pi_collector *c)
 	for (size_t i = 0; i < c->n_links; i++)
 		bpf_link__destroy(c->links[i]);
 	free(c->links);
+	for (size_t i = 0; i < c->n_pending_names; i++)
+		pi_engine_info__free(&c->pending_names[i].names);
 	ring_buffer__free(c->rb);
 	llama_bpf__destroy(c->skel);
 	pi_assembler__free(c->assembler);
