@@ -636,6 +636,9 @@ int pi_collector__poll(struct pi_collector *c, int timeout_ms)
 		if (scan_pid(c, pid, err, sizeof(err)) && c->o.verbose)
 			fprintf(stderr, "warning: %s\n", err);
 	}
+	/* Whole packets reach the file at every poll: a reader (or a crash)
+	 * sees at most one poll interval less than was recorded. */
+	pi_writer__flush(c->w);
 	if (c->finished)
 		return -ECANCELED;
 	return n;
