@@ -122,13 +122,29 @@ static __always_inline void fill_hdr(struct pi_hdr *h, __u8 kind)
 	h->cpu = bpf_get_smp_processor_id();
 }
 
+/* A thread's name, once, when it is first seen: the collector may read the
+ * records after the thread (or the whole process) is gone. */
+static __always_inline void announce_thread(void)
+{
+	struct pi_thread_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost(PI_EV_THREAD);
+		return;
+	}
+	fill_hdr(&e->hdr, PI_EV_THREAD);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
 static __always_inline struct thread_state *thread_state(__u32 tid)
 {
 	struct thread_state *s = bpf_map_lookup_elem(&threads, &tid);
 
 	if (s)
 		return s;
-	bpf_map_update_elem(&threads, &tid, &zero_state, BPF_NOEXIST);
+	if (!bpf_map_update_elem(&threads, &tid, &zero_state, BPF_NOEXIST))
+		announce_thread();
 	return bpf_map_lookup_elem(&threads, &tid);
 }
 

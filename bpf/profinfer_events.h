@@ -25,7 +25,8 @@ enum pi_event_kind {
 	PI_EV_STRUCT_NODE = 5,	 /* structure capture: one graph node */
 	PI_EV_STRUCT_SRC = 6,	 /* structure capture: one source of a node */
 	PI_EV_LIB_LOADED = 7,	 /* the dynamic loader added a library */
-	PI_EV_KIND_MAX = 8,
+	PI_EV_THREAD = 8,	 /* first record of a thread: its name */
+	PI_EV_KIND_MAX = 9,
 };
 
 /* Indexes of the per-kind loss counters (map `lost`). */
@@ -105,6 +106,11 @@ struct pi_struct_src_event {
 	__u32 type;
 	__s64 ne[4];
 	char name[PI_MAX_NAME];
+};
+
+struct pi_thread_event {
+	struct pi_hdr hdr;
+	char comm[16];
 };
 
 struct pi_lib_event {

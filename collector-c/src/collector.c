@@ -150,8 +150,9 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(&hdr, data, sizeof(hdr));
 	c->stats.events++;
-	if (hdr.kind != PI_EV_LIB_LOADED)
+	if (hdr.kind != PI_EV_LIB_LOADED) {
 		choose_layout_now(c); /* the engine runs: SessionInfo must precede its records */
+	}
 	if (hdr.kind < PI_EV_KIND_MAX)
 		c->recorded[hdr.kind]++;
 
@@ -193,6 +194,15 @@ static int handle_event(void *ctx, void *data, size_t size)
 	case PI_EV_STRUCT_SRC: {
 		RECORD(struct pi_struct_src_event, e);
 		err = pi_assembler__struct_src(c->assembler, &e);
+		break;
+	}
+	case PI_EV_THREAD: {
+		RECORD(struct pi_thread_event, e);
+		char name[sizeof(e.comm) + 1];
+
+		memcpy(name, e.comm, sizeof(e.comm));
+		name[sizeof(e.comm)] = '\0';
+		pi_emit__thread_named(c->emit, e.hdr.tgid, e.hdr.tid, name);
 		break;
 	}
 	case PI_EV_LIB_LOADED:

@@ -27,7 +27,7 @@ struct pi_collector_opts {
 struct pi_collector_stats {
 	uint64_t events;	     /* records read from the ring buffer */
 	uint64_t tokens, graphs, node_rows, structures;
-	uint64_t lost[8];	     /* per pi_event_kind: dropped in BPF */
+	uint64_t lost[16];	     /* per pi_event_kind: dropped in BPF */
 	uint64_t lost_total;
 	uint64_t unattributed;	     /* node records without their graph */
 	uint64_t bytes_written;

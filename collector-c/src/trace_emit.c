@@ -265,21 +265,27 @@ static bool thread_seen(struct pi_emit *e, uint32_t tid)
 	return false;
 }
 
-int pi_emit__thread(struct pi_emit *e, uint32_t tgid, uint32_t tid)
+int pi_emit__thread_named(struct pi_emit *e, uint32_t tgid, uint32_t tid, const char *name)
 {
 	profinfer_v1_TracePacket p = profinfer_v1_TracePacket_init_zero;
-	char path[96], comm[64];
 
 	if (thread_seen(e, tid))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", tgid, tid);
-	read_small_file(path, comm, sizeof(comm));
-	comm[strcspn(comm, "\n")] = '\0';
 	p.which_data = profinfer_v1_TracePacket_thread_tag;
 	p.data.thread.pid = tgid;
 	p.data.thread.tid = tid;
-	p.data.thread.name = comm;
+	p.data.thread.name = (char *)name;
 	return emit_packet(e, &p);
+}
+
+int pi_emit__thread(struct pi_emit *e, uint32_t tgid, uint32_t tid)
+{
+	char path[96], comm[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", tgid, tid);
+	read_small_file(path, comm, sizeof(comm));
+	comm[strcspn(comm, "\n")] = '\0';
+	return pi_emit__thread_named(e, tgid, tid, comm);
 }
 
 int pi_emit__module(struct pi_emit *e, pid_t pid, const char *path, const char *build_id,

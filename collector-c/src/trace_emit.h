@@ -31,8 +31,9 @@ void pi_emit__free(struct pi_emit *e);
 
 int pi_emit__session(struct pi_emit *e, const struct pi_session_desc *d);
 int pi_emit__process(struct pi_emit *e, pid_t pid);
-/* Describes a thread the first time it is seen. */
+/* Describes a thread the first time it is seen (name from /proc, or given). */
 int pi_emit__thread(struct pi_emit *e, uint32_t tgid, uint32_t tid);
+int pi_emit__thread_named(struct pi_emit *e, uint32_t tgid, uint32_t tid, const char *name);
 int pi_emit__module(struct pi_emit *e, pid_t pid, const char *path, const char *build_id,
 		    const struct pi_probe_plan *plan, const char *how, uint64_t attached_at_ns);
 int pi_emit__engine(struct pi_emit *e, pid_t pid, char *const *op_names, size_t n_ops,
