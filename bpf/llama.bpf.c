@@ -58,8 +58,9 @@ struct thread_state {
 	__u64 graph_id; /* graph this thread started (graph_enter) */
 };
 
+/* LRU: engines that make a thread pool per graph leave dead threads behind. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32); /* tid */
 	__type(value, struct thread_state);
@@ -70,7 +71,7 @@ struct proc_state {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32); /* tgid */
 	__type(value, struct proc_state);
