@@ -32,6 +32,9 @@ const volatile bool capture_structure = true;
  * ring): no wake-up per event, yet a burst cannot fill the ring between two
  * timed polls. */
 const volatile __u64 wakeup_bytes = 1 << 20;
+/* Set by the collector when it stops: no new token starts, tokens in flight
+ * finish, so the trace ends on a token boundary. */
+bool stopping = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -45,25 +48,12 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
-struct thread_state {
-	__u64 token_start_ns;
-	__u64 token_ctx;
-	__s32 token_n_tokens;
-	__u32 node_fused;
-	__u64 node_start_ns; /* 0: no node open on this thread */
-	__u64 node_tensor;
-	__u64 node_graph_id;
-	__u32 node_ith;
-	__u32 pad;
-	__u64 graph_id; /* graph this thread started (graph_enter) */
-};
-
 /* LRU: engines that make a thread pool per graph leave dead threads behind. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32); /* tid */
-	__type(value, struct thread_state);
+	__type(value, struct pi_thread_state);
 } threads SEC(".maps");
 
 struct proc_state {
@@ -95,7 +85,7 @@ struct {
 __u64 next_graph_id = 0;
 __u64 next_structure_id = 0;
 
-static const struct thread_state zero_state;
+static const struct pi_thread_state zero_state;
 
 static __always_inline __u64 submit_flags(void)
 {
@@ -138,9 +128,9 @@ static __always_inline void announce_thread(void)
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
-static __always_inline struct thread_state *thread_state(__u32 tid)
+static __always_inline struct pi_thread_state *thread_state(__u32 tid)
 {
-	struct thread_state *s = bpf_map_lookup_elem(&threads, &tid);
+	struct pi_thread_state *s = bpf_map_lookup_elem(&threads, &tid);
 
 	if (s)
 		return s;
@@ -155,9 +145,12 @@ SEC("uprobe")
 int BPF_UPROBE(token_enter, void *lctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *s = thread_state(tid);
+	struct pi_thread_state *s;
 	__s32 n_tokens = 0;
 
+	if (stopping)
+		return 0;
+	s = thread_state(tid);
 	if (!s)
 		return 0;
 #if defined(__TARGET_ARCH_x86)
@@ -179,7 +172,7 @@ int BPF_URETPROBE(token_exit, int ret)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *s = bpf_map_lookup_elem(&threads, &tid);
+	struct pi_thread_state *s = bpf_map_lookup_elem(&threads, &tid);
 	struct pi_token_event *e;
 
 	if (!s || !s->token_start_ns)
@@ -289,10 +282,14 @@ int BPF_UPROBE(graph_enter, void *cgraph)
 	struct pi_graph_begin_event *e;
 	struct graph_key key = {};
 	struct proc_state ps = {};
-	struct thread_state *s;
+	struct pi_thread_state *s;
 	__u64 nodes = 0, uid = 0, *seen;
 	__s32 n_nodes = 0;
 
+	s = thread_state(tid);
+	/* Stopping: only graphs of a token still in flight. */
+	if (stopping && (!s || !s->token_start_ns))
+		return 0;
 	bpf_probe_read_user(&n_nodes, sizeof(n_nodes), cgraph + layout.cgraph_n_nodes);
 	bpf_probe_read_user(&nodes, sizeof(nodes), cgraph + layout.cgraph_nodes);
 	if (layout.cgraph_uid)
@@ -300,7 +297,6 @@ int BPF_UPROBE(graph_enter, void *cgraph)
 
 	ps.graph_id = __sync_fetch_and_add(&next_graph_id, 1) + 1;
 	bpf_map_update_elem(&procs, &tgid, &ps, BPF_ANY);
-	s = thread_state(tid);
 	if (s)
 		s->graph_id = ps.graph_id;
 
@@ -351,12 +347,18 @@ SEC("uretprobe")
 int BPF_URETPROBE(graph_exit)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *s = bpf_map_lookup_elem(&threads, &tid);
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct pi_thread_state *s = bpf_map_lookup_elem(&threads, &tid);
 	struct pi_graph_end_event *e;
+	struct proc_state *ps;
 
 	if (!s || !s->graph_id)
 		return 0;
+	/* No graph runs now: node probes between graphs record nothing. */
+	ps = bpf_map_lookup_elem(&procs, &tgid);
+	if (ps && ps->graph_id == s->graph_id)
+		ps->graph_id = 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_lost(PI_EV_GRAPH_END);
@@ -378,19 +380,23 @@ static __always_inline int node_start(struct pt_regs *ctx, __u32 fused)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	struct thread_state *s = thread_state(tid);
+	struct pi_thread_state *s = thread_state(tid);
 	struct proc_state *ps;
 	__s32 ith = 0;
 
 	if (!s)
 		return 0;
 	ps = bpf_map_lookup_elem(&procs, &tgid);
+	if (!ps || !ps->graph_id) {
+		s->node_start_ns = 0;
+		return 0;
+	}
 	bpf_probe_read_user(&ith, sizeof(ith), (void *)PT_REGS_PARM1(ctx) + layout.params_ith);
 	s->node_start_ns = now;
 	s->node_tensor = PT_REGS_PARM2(ctx);
 	s->node_fused = fused;
 	s->node_ith = ith;
-	s->node_graph_id = ps ? ps->graph_id : 0;
+	s->node_graph_id = ps->graph_id;
 	return 0;
 }
 
@@ -415,7 +421,7 @@ int node_barrier(struct pt_regs *ctx)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	struct thread_state *s = bpf_map_lookup_elem(&threads, &tid);
+	struct pi_thread_state *s = bpf_map_lookup_elem(&threads, &tid);
 	struct proc_state *ps;
 	struct pi_node_event *e;
 
@@ -424,7 +430,7 @@ int node_barrier(struct pt_regs *ctx)
 	/* A barrier before this thread's first node of a new graph (OpenMP's
 	 * implicit one) must not extend the last node of the previous graph. */
 	ps = bpf_map_lookup_elem(&procs, &tgid);
-	if (!ps || ps->graph_id != s->node_graph_id) {
+	if (!ps || !ps->graph_id || ps->graph_id != s->node_graph_id) {
 		s->node_start_ns = 0;
 		return 0;
 	}

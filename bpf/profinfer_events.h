@@ -118,6 +118,21 @@ struct pi_lib_event {
 	__u64 ts_ns;
 };
 
+/* Per-thread state (map `threads`); the collector reads it to see whether a
+ * token is still in flight when it stops. */
+struct pi_thread_state {
+	__u64 token_start_ns; /* 0: not inside llama_decode */
+	__u64 token_ctx;
+	__s32 token_n_tokens;
+	__u32 node_fused;
+	__u64 node_start_ns; /* 0: no node open on this thread */
+	__u64 node_tensor;
+	__u64 node_graph_id;
+	__u32 node_ith;
+	__u32 pad;
+	__u64 graph_id; /* graph this thread started (graph_enter) */
+};
+
 /* Offsets into the target's structs (a layout profile, set as rodata). */
 struct pi_layout {
 	__u32 tensor_type;

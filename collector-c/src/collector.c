@@ -52,6 +52,7 @@ struct pi_collector {
 	struct module modules[PI_MAX_MODULES];
 	size_t n_modules;
 	pid_t pids[PI_MAX_TARGETS];
+	bool described[PI_MAX_TARGETS]; /* ProcessInfo written */
 	size_t n_pids;
 	pid_t rescan[PI_MAX_TARGETS]; /* targets that loaded a library */
 	size_t n_rescan;
@@ -64,6 +65,7 @@ struct pi_collector {
 	size_t n_pending_names;
 	bool layout_checked;
 	unsigned n_ops;
+	int op_unary, op_glu; /* ops whose function is in op_params[0]; -1: unknown */
 	bool has_engine;
 	bool multi; /* uprobe_multi links */
 	bool finished;
@@ -118,7 +120,7 @@ static void on_structure(void *ctx, const struct pi_structure *s)
 			c->finished = true;
 		}
 	}
-	pi_emit__structure(c->emit, s);
+	pi_emit__structure(c->emit, s, c->op_unary, c->op_glu);
 }
 
 static void on_graph(void *ctx, const struct pi_graph *g, const struct pi_structure *s)
@@ -140,6 +142,17 @@ static bool is_target(struct pi_collector *c, pid_t pid)
 	return false;
 }
 
+/* ProcessInfo once the target runs its own program: a record from it proves
+ * a launched target has exec'ed (before that /proc shows profinferd). */
+static void describe_target(struct pi_collector *c, pid_t pid)
+{
+	for (size_t i = 0; i < c->n_pids; i++)
+		if (c->pids[i] == pid && !c->described[i] && c->layout_chosen) {
+			c->described[i] = true;
+			pi_emit__process(c->emit, pid);
+		}
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct pi_collector *c = ctx;
@@ -150,9 +163,9 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(&hdr, data, sizeof(hdr));
 	c->stats.events++;
-	if (hdr.kind != PI_EV_LIB_LOADED) {
+	if (hdr.kind != PI_EV_LIB_LOADED)
 		choose_layout_now(c); /* the engine runs: SessionInfo must precede its records */
-	}
+	describe_target(c, hdr.tgid);
 	if (hdr.kind < PI_EV_KIND_MAX)
 		c->recorded[hdr.kind]++;
 
@@ -316,6 +329,12 @@ static void emit_engine_names(struct pi_collector *c, pid_t pid, const struct pi
 		return;
 	}
 	c->n_ops = names.n_ops;
+	for (size_t i = 0; i < names.n_ops; i++) {
+		if (!strcmp(names.ops[i], "UNARY"))
+			c->op_unary = i;
+		else if (!strcmp(names.ops[i], "GLU"))
+			c->op_glu = i;
+	}
 	if (c->layout_chosen) {
 		pi_emit__engine(c->emit, pid, names.ops, names.n_ops, names.unary, names.n_unary,
 				names.glu, names.n_glu);
@@ -485,6 +504,7 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 	if (!c)
 		return -ENOMEM;
 	c->o = *o;
+	c->op_unary = c->op_glu = -1;
 	if (!c->o.structure && c->o.level >= PI_LEVEL_NODE)
 		c->o.structure = true; /* node rows are placed by their structure */
 	libbpf_set_print(o->verbose ? libbpf_print_verbose : libbpf_print);
@@ -553,8 +573,6 @@ static void write_session(struct pi_collector *c)
 	};
 
 	pi_emit__session(c->emit, &d);
-	for (size_t i = 0; i < c->n_pids; i++)
-		pi_emit__process(c->emit, c->pids[i]);
 }
 
 static int add_target(struct pi_collector *c, pid_t pid, char *err, size_t errlen)
@@ -566,8 +584,6 @@ static int add_target(struct pi_collector *c, pid_t pid, char *err, size_t errle
 		return -E2BIG;
 	}
 	c->pids[c->n_pids++] = pid;
-	if (c->layout_chosen)
-		pi_emit__process(c->emit, pid);
 	return 0;
 }
 
@@ -575,7 +591,10 @@ int pi_collector__add_pid(struct pi_collector *c, pid_t pid, char *err, size_t e
 {
 	int e = add_target(c, pid, err, errlen);
 
-	return e ? e : scan_pid(c, pid, err, errlen);
+	if (!e)
+		e = scan_pid(c, pid, err, errlen);
+	describe_target(c, pid); /* running already: /proc describes it */
+	return e;
 }
 
 int pi_collector__add_pid_before_exec(struct pi_collector *c, pid_t pid, const char *exe, char *err,
@@ -667,13 +686,48 @@ static void to_event_kinds(const struct pi_collector *c, const uint64_t *by_bpf_
 	(void)as;
 }
 
+/* Whether a target thread is inside llama_decode (map `threads`). */
+static bool token_in_flight(struct pi_collector *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.threads);
+	__u32 key, next, *prev = NULL;
+	struct pi_thread_state st;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		char path[64];
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st) || !st.token_start_ns)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u", key);
+		if (!access(path, F_OK))
+			return true; /* a dead thread's token never ends */
+	}
+	return false;
+}
+
+/* Ends recording on a token boundary: no token starts any more, and the
+ * ones in flight may finish (for at most `timeout_ms`). */
+static void stop_at_token_boundary(struct pi_collector *c, int timeout_ms)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000;
+
+	c->skel->bss->stopping = true;
+	while (token_in_flight(c) && now_ns() < deadline)
+		ring_buffer__poll(c->rb, 10);
+}
+
 int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_code)
 {
 	const struct pi_assembler_stats *as;
 	uint64_t lost[9], recorded[9];
 
 	choose_layout_now(c);
-	/* Detach first so nothing new arrives, then drain. */
+	stop_at_token_boundary(c, 2000);
+	for (size_t i = 0; i < c->n_pids; i++)
+		describe_target(c, c->pids[i]);
+	/* Detach so nothing new arrives, then drain. */
 	for (size_t i = 0; i < c->n_links; i++)
 		bpf_link__destroy(c->links[i]);
 	c->n_links = 0;

@@ -372,8 +372,16 @@ static int cmd_record(int argc, char **argv)
 	pi_collector__stats(c, &st);
 	print_summary(&st, output, why);
 	if (!pi_collector__has_engine(c)) {
-		fprintf(stderr, "error: no llama.cpp / GGML code was found in %s or the libraries it "
-				"loaded: is it a llama.cpp program?\n", argv[optind]);
+		struct pi_elf_file *f = NULL;
+		bool stripped = !pi_elf_file__open(exe, pi_probe_plan__symbol_prefixes, &f) && !f->has_symtab;
+
+		pi_elf_file__free(f);
+		fprintf(stderr, "error: no llama.cpp / GGML code was found in %s or the libraries it loaded: "
+				"is it a llama.cpp program?%s\n",
+			argv[optind],
+			stripped ? " It is stripped (no .symtab): if it is one, install its debug file "
+				   "(/usr/lib/debug/.build-id, or .gnu_debuglink) or use an unstripped build"
+				 : "");
 		goto out;
 	}
 	rc = 0;

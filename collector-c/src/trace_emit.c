@@ -366,7 +366,7 @@ static void copy_name(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-int pi_emit__structure(struct pi_emit *e, const struct pi_structure *s)
+int pi_emit__structure(struct pi_emit *e, const struct pi_structure *s, int op_unary, int op_glu)
 {
 	profinfer_v1_TracePacket p = profinfer_v1_TracePacket_init_zero;
 	profinfer_v1_GraphNode *nodes = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(*nodes));
@@ -399,6 +399,8 @@ int pi_emit__structure(struct pi_emit *e, const struct pi_structure *s)
 		n->view_src_id = sn->view_src;
 		n->op_params_count = PI_STRUCT_OP_PARAMS;
 		memcpy(n->op_params, sn->op_params, sizeof(sn->op_params));
+		if ((int)sn->op == op_unary || (int)sn->op == op_glu)
+			n->sub_op = sn->op_params[0];
 	}
 	/* Inputs: sources that no node of this graph produces. */
 	for (size_t i = 0; i < s->n_srcs; i++) {

@@ -39,7 +39,9 @@ int pi_emit__module(struct pi_emit *e, pid_t pid, const char *path, const char *
 int pi_emit__engine(struct pi_emit *e, pid_t pid, char *const *op_names, size_t n_ops,
 		    char *const *unary_names, size_t n_unary, char *const *glu_names, size_t n_glu);
 int pi_emit__token(struct pi_emit *e, const struct pi_token_event *t, uint64_t seq, bool node_level);
-int pi_emit__structure(struct pi_emit *e, const struct pi_structure *s);
+/* op_unary / op_glu: the engine's UNARY and GLU op numbers (-1: unknown),
+ * whose function (GraphNode.sub_op) is op_params[0]. */
+int pi_emit__structure(struct pi_emit *e, const struct pi_structure *s, int op_unary, int op_glu);
 int pi_emit__graph(struct pi_emit *e, const struct pi_graph *g);
 /* lost/recorded are indexed by EventKind; n entries each. */
 int pi_emit__loss(struct pi_emit *e, uint64_t ts_ns, const uint64_t *lost, const uint64_t *recorded,
