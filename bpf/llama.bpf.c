@@ -16,10 +16,10 @@
  * Hot records are submitted without waking the reader (it polls on a timer)
  * unless a quarter of the ring is waiting: no probe pays for a wake-up.
  */
-#include "vmlinux.h"
+#include "uprobe_regs.h"
+#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
 #include "profinfer_events.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
