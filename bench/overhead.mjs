@@ -18,7 +18,8 @@ const cache = process.env.PROFINFER_CACHE ?? join(process.env.HOME ?? '/root', '
 const { values: opt } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
-    tokens: { type: 'string', default: '32' },
+    tokens: { type: 'string', default: '64' },
+    reps: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
     types: { type: 'string', default: 'q8_0,f16' },
     preset: { type: 'string', default: 'tinyllama-1.1b' },
@@ -27,7 +28,7 @@ const { values: opt } = parseArgs({
     json: { type: 'string' },
   },
 });
-if (opt.smoke) Object.assign(opt, { rounds: '1', tokens: '8', types: 'q8_0', preset: 'tiny' });
+if (opt.smoke) Object.assign(opt, { rounds: '1', tokens: '8', reps: '1', types: 'q8_0', preset: 'tiny' });
 
 const profinferd = join(root, 'build/collector-c/profinferd');
 const llamaBench = join(cache, 'llama.cpp/current/bin/llama-bench');
@@ -42,16 +43,20 @@ function modelPath(type) {
 }
 
 function benchArgs(model) {
-  return [llamaBench, '-m', model, '-p', '0', '-n', opt.tokens, '-t', opt.threads, '-r', '1', '-o', 'json'];
+  return [llamaBench, '-m', model, '-p', '0', '-n', opt.tokens, '-t', opt.threads, '-r', opt.reps, '-o', 'json'];
 }
 
-/** One llama-bench run, with the collector at `level` or without it. */
+/** One llama-bench run, with the collector at `level` or without it.
+ * `node-trap` is node level with probes that return at once (the trap's own
+ * cost, PROFINFER_TRAP_ONLY). */
 function runOnce(model, level, dir) {
   const trace = join(dir, `${level ?? 'none'}.pftrace`);
+  const collectorLevel = level === 'node-trap' ? 'node' : level;
   const argv = level
-    ? [profinferd, 'record', '-o', trace, '--level', level, '--', ...benchArgs(model)]
+    ? [profinferd, 'record', '-o', trace, '--level', collectorLevel, '--', ...benchArgs(model)]
     : benchArgs(model);
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const env = level === 'node-trap' ? { ...process.env, PROFINFER_TRAP_ONLY: '1' } : process.env;
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20, env });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr.slice(-2000)}`);
   const tg = JSON.parse(r.stdout).find((t) => t.n_gen > 0);
   const out = { tokensPerS: tg.avg_ts };
@@ -66,11 +71,13 @@ function runOnce(model, level, dir) {
   return out;
 }
 
-const median = (xs) => {
+const quantile = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  const i = (s.length - 1) * q;
+  const lo = Math.floor(i);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (i - lo);
 };
+const median = (xs) => quantile(xs, 0.5);
 
 const levels = opt.levels.split(',');
 const results = [];
@@ -99,6 +106,8 @@ try {
         baseTokensPerS: median(rounds.map((r) => r.base.tokensPerS)),
         tokensPerS: median(runs.map((r) => r.tokensPerS)),
         slowdownPct: 100 * median(rounds.map((r) => 1 - r[level].tokensPerS / r.base.tokensPerS)),
+        slowdownIqrPct: [0.25, 0.75].map((q) => 100 * quantile(rounds.map((r) => 1 - r[level].tokensPerS / r.base.tokensPerS), q)),
+        baseSpreadPct: 100 * (quantile(rounds.map((r) => r.base.tokensPerS), 0.75) / quantile(rounds.map((r) => r.base.tokensPerS), 0.25) - 1),
         nodeEventsPerRun: last.nodeEvents,
         lost: Math.max(...runs.map((r) => r.lost)),
         rssMB: Math.max(...runs.map((r) => r.rssMB)),
@@ -111,16 +120,18 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const header = '| model | level | base t/s | with t/s | decode slowdown | node events/run | lost | collector RSS | collector CPU s/run | trace bytes/node event |';
+const header = '| model | level | base t/s | with t/s | decode slowdown (median) | IQR of slowdown | node events/run | lost | collector RSS | collector CPU s/run | trace bytes/node event |';
 const rows = results.map((r) =>
   `| ${r.model} | ${r.level} | ${r.baseTokensPerS.toFixed(2)} | ${r.tokensPerS.toFixed(2)} | ${r.slowdownPct.toFixed(2)} % | ` +
+    `${r.slowdownIqrPct[0].toFixed(2)} .. ${r.slowdownIqrPct[1].toFixed(2)} % | ` +
     `${r.nodeEventsPerRun} | ${r.lost} | ${r.rssMB.toFixed(1)} MB | ${r.collectorCpuS.toFixed(2)} | ${r.bytesPerNodeEvent?.toFixed(2) ?? '-'} |`,
 );
 console.log([
-  `llama-bench tg${opt.tokens}, ${opt.threads} threads, ${opt.rounds} alternating rounds, medians; ${cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)}`,
+  `llama-bench tg${opt.tokens} x${opt.reps} per run, ${opt.threads} threads, ${opt.rounds} alternating rounds, medians; ` +
+    `${cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)}`,
   '',
   header,
-  '|---|---|---|---|---|---|---|---|---|---|',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows,
 ].join('\n'));
 if (opt.json) writeFileSync(opt.json, JSON.stringify(results, null, 2));

@@ -35,6 +35,9 @@ const volatile __u64 wakeup_bytes = 1 << 20;
 /* Set by the collector when it stops: no new token starts, tokens in flight
  * finish, so the trace ends on a token boundary. */
 bool stopping = false;
+/* Benchmarks only (PROFINFER_TRAP_ONLY=1): node probes return at once, so
+ * what remains is the cost of the trap itself. */
+bool trap_only = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -377,6 +380,8 @@ int BPF_URETPROBE(graph_exit)
 
 static __always_inline int node_start(struct pt_regs *ctx, __u32 fused)
 {
+	if (trap_only)
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
@@ -425,7 +430,7 @@ int node_barrier(struct pt_regs *ctx)
 	struct proc_state *ps;
 	struct pi_node_event *e;
 
-	if (!s || !s->node_start_ns)
+	if (trap_only || !s || !s->node_start_ns)
 		return 0;
 	/* A barrier before this thread's first node of a new graph (OpenMP's
 	 * implicit one) must not extend the last node of the previous graph. */

@@ -530,6 +530,7 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 		pi_uprobe__prepare(program_for(c, k), c->multi);
 	c->skel->rodata->capture_structure = c->o.structure;
 	c->skel->rodata->wakeup_bytes = (uint64_t)kib * 1024 / 4;
+	c->skel->bss->trap_only = getenv("PROFINFER_TRAP_ONLY") != NULL; /* bench/ only */
 	e = llama_bpf__load(c->skel);
 	if (e) {
 		set_err(err, errlen, "failed to load the BPF programs: %s%s", strerror(-e),
