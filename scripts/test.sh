@@ -11,10 +11,19 @@ cd "$PROFINFER_ROOT"
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
 
 step "C unit tests (ctest)"
-ctest --test-dir build --output-on-failure
+ctest --test-dir build --output-on-failure | tee build/ctest.log
 step "generated code is up to date"
 bash scripts/gen_proto.sh --check
 step "TypeScript type check"
 npx tsc -p host/tsconfig.json --noEmit
 step "TypeScript and end-to-end tests (vitest)"
-npx vitest run "$@"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile=build/vitest.json "$@" || status=$?
+# One plain closing line for people and CI: C and TypeScript tests together.
+node -e '
+  const v = require("./build/vitest.json");
+  const c = require("fs").readFileSync("build/ctest.log", "utf8").match(/(\d+) tests failed out of (\d+)/);
+  const cFailed = c ? +c[1] : 0, cTotal = c ? +c[2] : 0;
+  console.log(`${v.numPassedTests + cTotal - cFailed} passed, ${v.numFailedTests + cFailed} failed`);
+' || true
+exit $status
