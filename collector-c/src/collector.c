@@ -120,6 +120,8 @@ static void on_structure(void *ctx, const struct pi_structure *s)
 			c->finished = true;
 		}
 	}
+	if (c->finished)
+		return; /* never write what a wrong layout read */
 	pi_emit__structure(c->emit, s, c->op_unary, c->op_glu);
 }
 
@@ -199,6 +201,11 @@ static int handle_event(void *ctx, void *data, size_t size)
 		err = pi_assembler__node(c->assembler, &e);
 		break;
 	}
+	case PI_EV_NODE_END: {
+		RECORD(struct pi_node_end_event, e);
+		err = pi_assembler__node_end(c->assembler, &e);
+		break;
+	}
 	case PI_EV_STRUCT_NODE: {
 		RECORD(struct pi_struct_node_event, e);
 		err = pi_assembler__struct_node(c->assembler, &e);
@@ -252,6 +259,7 @@ static struct bpf_program *program_for(struct pi_collector *c, enum pi_probe_kin
 	case PI_PROBE_NODE_FUSED: return c->skel->progs.node_fused;
 	case PI_PROBE_NODE_BARRIER: return c->skel->progs.node_barrier;
 	case PI_PROBE_LIB_LOADED: return c->skel->progs.lib_loaded;
+	case PI_PROBE_NODE_LOOP_BARRIER: return c->skel->progs.node_loop_barrier;
 	default: return NULL;
 	}
 }
@@ -283,6 +291,7 @@ static int attach_plan(struct pi_collector *c, pid_t pid, const char *path,
 		       const struct pi_probe_plan *plan, char *err, size_t errlen)
 {
 	unsigned long offsets[64];
+	__u64 cookies[64];
 
 	for (int k = 0; k < PI_PROBE_KIND_COUNT; k++) {
 		const char *symbol = NULL;
@@ -291,13 +300,14 @@ static int attach_plan(struct pi_collector *c, pid_t pid, const char *path,
 
 		for (size_t i = 0; i < plan->n && n < 64; i++)
 			if (plan->probes[i].kind == (enum pi_probe_kind)k) {
+				cookies[n] = plan->probes[i].cookie;
 				offsets[n++] = plan->probes[i].offset;
 				symbol = plan->probes[i].symbol;
 			}
 		if (!n)
 			continue;
 		e = pi_uprobe__attach(program_for(c, k), c->multi, is_return_probe(k), pid, path, offsets,
-				      n, keep_link, c);
+				      k == PI_PROBE_NODE_LOOP_BARRIER ? cookies : NULL, n, keep_link, c);
 		if (e) {
 			set_err(err, errlen, "failed to attach %s (%s) in %s: %s", pi_probe_kind__name(k),
 				symbol, path, strerror(-e));
@@ -329,6 +339,7 @@ static void emit_engine_names(struct pi_collector *c, pid_t pid, const struct pi
 		return;
 	}
 	c->n_ops = names.n_ops;
+	pi_assembler__set_op_names(c->assembler, (const char *const *)names.ops, names.n_ops);
 	for (size_t i = 0; i < names.n_ops; i++) {
 		if (!strcmp(names.ops[i], "UNARY"))
 			c->op_unary = i;
@@ -400,7 +411,7 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 		free(dbg);
 	}
 	c->saw_graph_uid |= pi_elf_file__find(f, "ggml_graph_next_uid") != NULL;
-	e = pi_probe_plan__build(f, c->o.level, &plan);
+	e = pi_probe_plan__build(f, c->o.level, c->o.node_probes, &plan);
 	if (e) {
 		set_err(err, errlen, "failed to plan probes for %s: %s", path, strerror(-e));
 		pi_elf_file__free(f);
@@ -424,6 +435,11 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 			if (c->o.level >= PI_LEVEL_NODE && plan.has_graph && !plan.has_node)
 				fprintf(stderr, "warning: %s: node level unavailable, recording graphs only\n",
 					path);
+			if (plan.has_node && plan.node_one_failed &&
+			    (c->o.node_probes == PI_NODE_PROBES_ONE || c->o.verbose))
+				fprintf(stderr, "%s: %s: two probes per node: %s\n",
+					c->o.node_probes == PI_NODE_PROBES_ONE ? "warning" : "debug", path,
+					plan.node_one_failed);
 		}
 	}
 	if (!e)
@@ -505,6 +521,12 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 		return -ENOMEM;
 	c->o = *o;
 	c->op_unary = c->op_glu = -1;
+	if (c->o.node_probes != PI_NODE_PROBES_TWO && !pi_uprobe_cookie__supported()) {
+		if (c->o.node_probes == PI_NODE_PROBES_ONE)
+			fprintf(stderr, "warning: this kernel has no BPF cookies for uprobes: two probes per "
+					"node\n");
+		c->o.node_probes = PI_NODE_PROBES_TWO;
+	}
 	if (!c->o.structure && c->o.level >= PI_LEVEL_NODE)
 		c->o.structure = true; /* node rows are placed by their structure */
 	libbpf_set_print(o->verbose ? libbpf_print_verbose : libbpf_print);
@@ -528,6 +550,9 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 	c->multi = pi_uprobe_multi__supported();
 	for (int k = 0; k < PI_PROBE_KIND_COUNT; k++)
 		pi_uprobe__prepare(program_for(c, k), c->multi);
+	/* bpf_get_attach_cookie would not load here: leave the program out. */
+	if (c->o.node_probes == PI_NODE_PROBES_TWO)
+		bpf_program__set_autoload(c->skel->progs.node_loop_barrier, false);
 	c->skel->rodata->capture_structure = c->o.structure;
 	c->skel->rodata->wakeup_bytes = (uint64_t)kib * 1024 / 4;
 	c->skel->bss->trap_only = getenv("PROFINFER_TRAP_ONLY") != NULL; /* bench/ only */
@@ -631,6 +656,11 @@ bool pi_collector__has_engine(const struct pi_collector *c)
 	return c->has_engine;
 }
 
+bool pi_collector__failed(const struct pi_collector *c)
+{
+	return c->finished;
+}
+
 static void read_lost(struct pi_collector *c)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -682,7 +712,7 @@ static void to_event_kinds(const struct pi_collector *c, const uint64_t *by_bpf_
 	memset(out, 0, 9 * sizeof(*out));
 	out[1] = by_bpf_kind[PI_EV_TOKEN];
 	out[2] = by_bpf_kind[PI_EV_GRAPH_BEGIN] + by_bpf_kind[PI_EV_GRAPH_END];
-	out[3] = by_bpf_kind[PI_EV_NODE];
+	out[3] = by_bpf_kind[PI_EV_NODE] + by_bpf_kind[PI_EV_NODE_END];
 	out[4] = by_bpf_kind[PI_EV_STRUCT_NODE] + by_bpf_kind[PI_EV_STRUCT_SRC];
 	(void)as;
 }
@@ -750,6 +780,8 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 			(unsigned long long)as->node_unattributed, (unsigned long long)as->node_unresolved,
 			(unsigned long long)as->graphs);
 	}
+	if (c->finished)
+		reason = "stopped: wrong struct layout";
 	pi_emit__loss(c->emit, now_ns(), lost, recorded, 9);
 	pi_emit__end(c->emit, now_ns(), reason, exit_code, lost, recorded, 9);
 	pi_writer__flush(c->w);

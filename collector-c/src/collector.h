@@ -21,6 +21,7 @@ struct pi_collector_opts {
 	int out_fd;		   /* trace output, owned by the caller */
 	const char *layout;	   /* NULL/"auto", a profile name, or key=offset overrides */
 	const char *session_id;
+	enum pi_node_probes node_probes; /* node level: auto (default), two, one */
 	bool verbose;
 };
 
@@ -49,6 +50,10 @@ int pi_collector__add_pid_before_exec(struct pi_collector *c, pid_t pid, const c
 
 /* Whether any probe of the engine is attached (token level at least). */
 bool pi_collector__has_engine(const struct pi_collector *c);
+
+/* Whether the session had to stop (a wrong struct layout): the front end
+ * exits non-zero. */
+bool pi_collector__failed(const struct pi_collector *c);
 
 /* Waits up to timeout_ms for records and processes them. Returns the number
  * of records handled, or -errno (-EINTR when interrupted). */

@@ -91,11 +91,17 @@ int pi_layout__parse_override(const char *spec, struct pi_layout *inout, char *e
 	return 0;
 }
 
+/* What a graph node read through the right layout looks like: a real op
+ * (never NONE, never out of the engine's op table), a known type, a shape in
+ * range, a printable non-empty name, and a first source. A wrong offset
+ * reads pointers or zeros into these fields and fails several at once. */
 bool pi_layout__node_plausible(const struct pi_struct_node_event *n, unsigned n_ops)
 {
 	size_t len = strnlen(n->name, PI_MAX_NAME);
 
-	if (n->type >= 64 || (n_ops && n->op >= n_ops) || len == PI_MAX_NAME)
+	if (n->op == 0 || (n_ops && n->op >= n_ops) || n->type >= 64 || n->type == 4 || n->type == 5)
+		return false;
+	if (len == 0 || len == PI_MAX_NAME || !n->src[0])
 		return false;
 	for (int i = 0; i < 4; i++)
 		if (n->ne[i] < 0 || n->ne[i] > (1ll << 40))

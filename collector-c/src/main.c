@@ -26,6 +26,8 @@
 #include "layout.h"
 #include "probe_plan.h"
 #include "version.h"
+#include <linux/types.h>
+#include "profinfer_events.h"
 
 static volatile sig_atomic_t exiting;
 
@@ -36,7 +38,7 @@ static void on_signal(int sig)
 
 static const char usage_text[] =
 	"Usage: profinferd record -o TRACE [options] (--pid PID | -- COMMAND [ARGS...])\n"
-	"       profinferd probes [--level L] FILE...    show where probes would go\n"
+	"       profinferd probes [--level L] [--node-probes M] FILE...   show where probes would go\n"
 	"       profinferd --version | --list-layouts | --help\n"
 	"\n"
 	"Profiles an unmodified llama.cpp / GGML process with eBPF uprobes and writes a\n"
@@ -51,6 +53,9 @@ static const char usage_text[] =
 	"      --layout SPEC      GGML struct layout: a profile name, or key=offset,...\n"
 	"                         overrides (default: auto; see --list-layouts)\n"
 	"      --ringbuf-kib N    ring buffer size (default 4096)\n"
+	"      --node-probes M    node level: auto (default) | one | two probes per node\n"
+	"                         and thread; one reads GGML's loop counter at its\n"
+	"                         barrier calls (x86-64), auto falls back to two\n"
 	"  -v, --verbose          print libbpf diagnostics\n"
 	"\n"
 	"Examples:\n"
@@ -77,14 +82,52 @@ static int parse_level(const char *s, enum pi_level *out)
 	return 0;
 }
 
+static int parse_node_probes(const char *s, enum pi_node_probes *out)
+{
+	if (!pi_node_probes__parse(s, out))
+		return 0;
+	fprintf(stderr, "error: --node-probes must be auto, one or two, not '%s'\n", s);
+	return -EINVAL;
+}
+
+/* The default of --node-probes; PROFINFER_NODE_PROBES overrides it (bench/). */
+static enum pi_node_probes default_node_probes(void)
+{
+	enum pi_node_probes m = PI_NODE_PROBES_AUTO;
+	const char *env = getenv("PROFINFER_NODE_PROBES");
+
+	if (env && *env && pi_node_probes__parse(env, &m))
+		fprintf(stderr, "warning: ignoring PROFINFER_NODE_PROBES='%s' (auto, one or two)\n", env);
+	return m;
+}
+
 /* ---- probes: a dry run of probe planning ------------------------------- */
+
+static void print_counter(uint64_t cookie)
+{
+	static const char *const regs[] = { "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10",
+					    "r9",  "r8",  "rax", "rcx", "rdx", "rsi", "rdi" };
+	unsigned loc = (cookie >> PI_NLB_LOC_SHIFT) & 0xff, reg = (cookie >> PI_NLB_REG_SHIFT) & 0xff;
+	unsigned params = cookie >> PI_NLB_PARAMS_SHIFT;
+
+	if (loc == PI_NLB_STACK)
+		printf("  node_n+1 at [rsp%s0x%x]", (int32_t)cookie < 0 ? "-" : "+", (int32_t)cookie < 0 ? -(unsigned)(int32_t)cookie : (unsigned)cookie);
+	else if (loc == PI_NLB_REG)
+		printf("  node_n+1 in %s", reg < 15 ? regs[reg] : "?");
+	else
+		printf("  after the loop");
+	if (params)
+		printf(", params at [rsp+0x%x]", params - 1);
+}
 
 static int cmd_probes(int argc, char **argv)
 {
 	enum pi_level level = PI_LEVEL_NODE;
+	enum pi_node_probes node_probes = default_node_probes();
 	int rc = 0, opt;
 	static const struct option opts[] = {
 		{ "level", required_argument, NULL, 'l' },
+		{ "node-probes", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -92,6 +135,11 @@ static int cmd_probes(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "l:h", opts, NULL)) != -1) {
 		if (opt == 'l' && !parse_level(optarg, &level))
 			continue;
+		if (opt == 'N') {
+			if (parse_node_probes(optarg, &node_probes))
+				return 2;
+			continue;
+		}
 		return usage(opt == 'h' ? stdout : stderr, opt == 'h' ? 0 : 2);
 	}
 	if (optind >= argc)
@@ -112,7 +160,7 @@ static int cmd_probes(int argc, char **argv)
 			printf("%s: symbols from %s\n", argv[i], dbg);
 			free(dbg);
 		}
-		if ((err = pi_probe_plan__build(f, level, &plan))) {
+		if ((err = pi_probe_plan__build(f, level, node_probes, &plan))) {
 			fprintf(stderr, "error: failed to plan probes for %s: %s\n", argv[i], strerror(-err));
 			pi_elf_file__free(f);
 			rc = 1;
@@ -123,11 +171,19 @@ static int cmd_probes(int argc, char **argv)
 		for (size_t k = 0; k < plan.n; k++) {
 			const struct pi_probe *p = &plan.probes[k];
 
-			printf("  %-14s %s+0x%llx%s%s  file offset 0x%llx  %s\n", pi_probe_kind__name(p->kind),
+			printf("  %-14s %s+0x%llx%s%s  file offset 0x%llx  %s", pi_probe_kind__name(p->kind),
 			       p->symbol, (unsigned long long)(p->vaddr - pi_elf_file__find(f, p->symbol)->vaddr),
 			       p->site ? " call " : "", p->site ? p->site : "", (unsigned long long)p->offset,
 			       p->cheap ? "emulated" : "single-stepped (slow)");
+			if (p->kind == PI_PROBE_NODE_LOOP_BARRIER)
+				print_counter(p->cookie);
+			printf("\n");
 		}
+		if (plan.has_node)
+			printf("  node level: %s%s%s\n",
+			       plan.node_one ? "one probe per node and thread (call-site+counter)"
+					     : "two probes per node and thread (dispatch + barrier)",
+			       plan.node_one_failed ? ": " : "", plan.node_one_failed ? plan.node_one_failed : "");
 		for (size_t k = 0; k < plan.n_missing; k++)
 			printf("  missing %s: %s\n", plan.missing[k].symbol, plan.missing[k].detail_lost);
 		if (!plan.has_token && !plan.has_graph)
@@ -220,7 +276,8 @@ static void print_summary(const struct pi_collector_stats *s, const char *out, c
 
 static int cmd_record(int argc, char **argv)
 {
-	struct pi_collector_opts o = { .level = PI_LEVEL_NODE, .structure = true };
+	struct pi_collector_opts o = { .level = PI_LEVEL_NODE, .structure = true,
+				       .node_probes = default_node_probes() };
 	const char *output = NULL;
 	char err[1024] = "", session_id[40], exe[4096];
 	struct pi_collector *c = NULL;
@@ -235,6 +292,7 @@ static int cmd_record(int argc, char **argv)
 		{ "no-structure", no_argument, NULL, 'S' },
 		{ "layout", required_argument, NULL, 'L' },
 		{ "ringbuf-kib", required_argument, NULL, 'R' },
+		{ "node-probes", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -266,6 +324,10 @@ static int cmd_record(int argc, char **argv)
 				fprintf(stderr, "error: --ringbuf-kib must be 64..2097152, not '%s'\n", optarg);
 				return 2;
 			}
+			break;
+		case 'N':
+			if (parse_node_probes(optarg, &o.node_probes))
+				return 2;
 			break;
 		case 'v': o.verbose = true; break;
 		case 'h': return usage(stdout, 0);
@@ -370,6 +432,8 @@ static int cmd_record(int argc, char **argv)
 	pi_collector__finish(c, why,
 			     WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : 0);
 	pi_collector__stats(c, &st);
+	if (pi_collector__failed(c))
+		why = "stopped: wrong struct layout";
 	print_summary(&st, output, why);
 	if (!pi_collector__has_engine(c)) {
 		struct pi_elf_file *f = NULL;
@@ -384,9 +448,7 @@ static int cmd_record(int argc, char **argv)
 				 : "");
 		goto out;
 	}
-	rc = 0;
-	if (!strncmp(why, "stopped", 7))
-		rc = 1;
+	rc = pi_collector__failed(c) || !strncmp(why, "stopped", 7) ? 1 : 0;
 out:
 	pi_collector__free(c);
 	if (fd >= 0)

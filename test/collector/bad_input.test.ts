@@ -131,3 +131,20 @@ describe('profinferd record refuses bad input with one error line and a hint', (
     expectOneError(r, /cannot write .*no-such-dir\/x\.pftrace: No such file or directory/, true);
   });
 });
+
+describe('profinferd record refuses a struct layout that does not fit the engine', () => {
+  it('stops with one error and writes no structure read through wrong offsets', async () => {
+    const trace = join(dir, 'badlayout.pftrace');
+    const r = await runProfinferd([
+      'record', '-o', trace, '--layout', 'tensor_op=88,tensor_name=200',
+      '--', llamaBin('llama-simple'), '-m', model, '-n', '4', 'Hello',
+    ]);
+    expect(r.code, r.stderr.slice(-2000)).toBe(1);
+    const errors = r.stderr.split('\n').filter((l) => /^error:/.test(l));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/layout profile .* does not match this GGML: \d+ of \d+ graph nodes.*--layout/);
+    const t = await readTrace(trace);
+    expect(t.sessionEnd?.reason).toBe('stopped: wrong struct layout');
+    expect(t.packets.filter((p) => p.graphStructure)).toHaveLength(0);
+  });
+});
