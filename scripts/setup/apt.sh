@@ -8,7 +8,7 @@ PACKAGES=(
   clang-19 llvm-19 lld-19 make cmake pkg-config file git python3
   libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev
   libnanopb-dev nanopb protobuf-compiler python3-protobuf libcapstone-dev
-  gdb bpftrace procps iproute2 util-linux
+  gdb bpftrace procps iproute2 util-linux chromium
 )
 BACKPORTED=(libbpf-dev bpftool)
 
