@@ -7,6 +7,7 @@
 //
 //   node bench/overhead.mjs [--rounds 5] [--tokens 32] [--types q8_0,f16]
 //        [--preset tinyllama-1.1b] [--levels graph,node] [--smoke] [--json OUT]
+//   levels: token, graph, node, node-trap, node-one, node-two, node-one-trap, node-two-trap
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -48,14 +49,18 @@ function benchArgs(model) {
 
 /** One llama-bench run, with the collector at `level` or without it.
  * `node-trap` is node level with probes that return at once (the trap's own
- * cost, PROFINFER_TRAP_ONLY). */
+ * cost, PROFINFER_TRAP_ONLY); `node-one` / `node-two` (and `-trap`) force
+ * profinferd's --node-probes (one or two probes per node and thread; plain
+ * `node` is its default, auto). */
 function runOnce(model, level, dir) {
   const trace = join(dir, `${level ?? 'none'}.pftrace`);
-  const collectorLevel = level === 'node-trap' ? 'node' : level;
+  const node = /^node(?:-(one|two))?(-trap)?$/.exec(level ?? '');
+  const collectorLevel = node ? 'node' : level;
+  const nodeProbes = node?.[1] ? ['--node-probes', node[1]] : [];
   const argv = level
-    ? [profinferd, 'record', '-o', trace, '--level', collectorLevel, '--', ...benchArgs(model)]
+    ? [profinferd, 'record', '-o', trace, '--level', collectorLevel, ...nodeProbes, '--', ...benchArgs(model)]
     : benchArgs(model);
-  const env = level === 'node-trap' ? { ...process.env, PROFINFER_TRAP_ONLY: '1' } : process.env;
+  const env = node?.[2] ? { ...process.env, PROFINFER_TRAP_ONLY: '1' } : process.env;
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20, env });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr.slice(-2000)}`);
   const tg = JSON.parse(r.stdout).find((t) => t.n_gen > 0);

@@ -10,6 +10,9 @@
  *                              inlined or not: the tensor is its argument 2)
  *   node_fused                 the call of a fused kernel (same argument)
  *   node_barrier               the call of ggml_barrier inside the loop
+ *   node_loop_barrier          one probe per unit instead of the three above:
+ *                              the loop's guarded barrier calls, reading the
+ *                              loop counter where the BPF cookie says
  * Probes sit on `call` instructions, which the kernel emulates instead of
  * single-stepping, and on function entries just after `endbr64`.
  *
@@ -452,6 +455,72 @@ int node_barrier(struct pt_regs *ctx)
 	e->start_ns = s->node_start_ns;
 	e->end_ns = now;
 	bpf_ringbuf_submit(e, submit_flags());
+	return 0;
+}
+
+/* One probe per unit and thread: the compute loop's barrier call after a
+ * unit (`if (node_n + 1 < n_nodes) barrier`) or after the loop. The cookie
+ * (PI_NLB_*) says where node_n + 1 and the thread's params are; the collector
+ * rebuilds the rows from these ends and the graph's structure. */
+#if defined(__TARGET_ARCH_x86)
+/* Low 32 bits of general-purpose register r (struct pt_regs order). The
+ * verifier allows only constant offsets into ctx, so copy the registers. */
+static __always_inline __u32 preg_low32(struct pt_regs *ctx, __u32 r)
+{
+	__u64 regs[16] = {}; /* 15 registers; the mask below keeps reads inside */
+
+	if (r >= 15 || bpf_probe_read_kernel(regs, 15 * sizeof(regs[0]), ctx))
+		return 0;
+	asm volatile("" : "+r"(r)); /* the compiler must not drop the mask */
+	return regs[r & 15];
+}
+#endif
+
+SEC("uprobe")
+int node_loop_barrier(struct pt_regs *ctx)
+{
+#if defined(__TARGET_ARCH_x86)
+	__u64 now, id, cookie, sp;
+	__u32 tgid, tid, loc, counter = 0, params;
+	struct pi_node_end_event *e;
+	struct proc_state *ps;
+	__s32 ith = -1;
+
+	if (trap_only)
+		return 0;
+	now = bpf_ktime_get_ns();
+	id = bpf_get_current_pid_tgid();
+	tgid = id >> 32;
+	tid = (__u32)id;
+	ps = bpf_map_lookup_elem(&procs, &tgid);
+	if (!ps || !ps->graph_id)
+		return 0;
+	if (!thread_state(tid)) /* announces the thread the first time */
+		return 0;
+	cookie = bpf_get_attach_cookie(ctx);
+	sp = PT_REGS_SP(ctx);
+	loc = (cookie >> PI_NLB_LOC_SHIFT) & 0xff;
+	if (loc == PI_NLB_STACK)
+		bpf_probe_read_user(&counter, sizeof(counter), (void *)(sp + (__s64)(__s32)cookie));
+	else if (loc == PI_NLB_REG)
+		counter = preg_low32(ctx, (cookie >> PI_NLB_REG_SHIFT) & 0xff);
+	params = cookie >> PI_NLB_PARAMS_SHIFT;
+	if (params)
+		bpf_probe_read_user(&ith, sizeof(ith), (void *)(sp + params - 1 + layout.params_ith));
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(PI_EV_NODE_END);
+		return 0;
+	}
+	fill_hdr(&e->hdr, PI_EV_NODE_END);
+	e->hdr.flags = loc == PI_NLB_FINAL ? PI_NODE_END_FINAL : 0;
+	e->hdr.aux = ith >= 0 && ith < PI_ITH_UNKNOWN ? ith : PI_ITH_UNKNOWN;
+	e->graph_id = ps->graph_id;
+	e->ts_ns = now;
+	e->counter = counter;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, submit_flags());
+#endif
 	return 0;
 }
 

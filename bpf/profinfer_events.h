@@ -26,7 +26,8 @@ enum pi_event_kind {
 	PI_EV_STRUCT_SRC = 6,	 /* structure capture: one source of a node */
 	PI_EV_LIB_LOADED = 7,	 /* the dynamic loader added a library */
 	PI_EV_THREAD = 8,	 /* first record of a thread: its name */
-	PI_EV_KIND_MAX = 9,
+	PI_EV_NODE_END = 9,	 /* one-probe node level: a unit ended on one thread */
+	PI_EV_KIND_MAX = 10,
 };
 
 /* Indexes of the per-kind loss counters (map `lost`). */
@@ -81,6 +82,36 @@ struct pi_node_event {
 	__u64 start_ns;
 	__u64 end_ns;
 };
+
+/* One-probe node level (node_loop_barrier): a barrier call of the compute
+ * loop. hdr.flags: PI_NODE_END_FINAL at the barrier after the loop; hdr.aux:
+ * thread index (ith), PI_ITH_UNKNOWN when not read. */
+#ifndef PI_NODE_END_FINAL
+#define PI_NODE_END_FINAL 1
+#define PI_ITH_UNKNOWN 0xffff
+#endif
+struct pi_node_end_event {
+	struct pi_hdr hdr;
+	__u64 graph_id;
+	__u64 ts_ns;
+	__u32 counter; /* node_n + 1 of the unit that ended (in-loop sites) */
+	__u32 pad;
+};
+
+/* node_loop_barrier's BPF cookie, per attach address:
+ *   bits  0-31  s32: [rsp + disp] holds node_n + 1 (PI_NLB_STACK)
+ *   bits 32-39  where node_n + 1 is: PI_NLB_FINAL (not read), _STACK, _REG
+ *   bits 40-47  pt_regs index (PI_NLB_REG)
+ *   bits 48-63  1 + rsp displacement of the loop's ggml_compute_params
+ *               (its ith is at layout.params_ith), 0: unknown */
+#ifndef PI_NLB_FINAL
+#define PI_NLB_FINAL 0
+#define PI_NLB_STACK 1
+#define PI_NLB_REG 2
+#define PI_NLB_LOC_SHIFT 32
+#define PI_NLB_REG_SHIFT 40
+#define PI_NLB_PARAMS_SHIFT 48
+#endif
 
 struct pi_struct_node_event {
 	struct pi_hdr hdr;

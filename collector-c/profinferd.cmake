@@ -42,3 +42,11 @@ else()
   target_link_libraries(profinferd PRIVATE ${LIBBPF_LINK_LIBRARIES} ${LIBELF_LINK_LIBRARIES}
     ${CAPSTONE_LINK_LIBRARIES})
 endif()
+
+# Unit tests of the core that need no root and no BPF (ctest).
+foreach(name code_scan graph_assembler)
+  add_executable(${name}_test ${CMAKE_CURRENT_LIST_DIR}/test/${name}_test.c)
+  target_link_libraries(${name}_test PRIVATE pi_core ${LIBBPF_LINK_LIBRARIES} ${LIBELF_LINK_LIBRARIES}
+    ${CAPSTONE_LINK_LIBRARIES})
+  add_test(NAME ${name} COMMAND ${name}_test)
+endforeach()

@@ -776,9 +776,9 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 		for (int k = 1; k < PI_EV_KIND_MAX; k++)
 			fprintf(stderr, "debug: kind %d: %llu records, %llu lost in BPF\n", k,
 				(unsigned long long)c->recorded[k], (unsigned long long)c->stats.lost[k]);
-		fprintf(stderr, "debug: unattributed %llu unresolved %llu graphs %llu\n",
+		fprintf(stderr, "debug: unattributed %llu unresolved %llu graphs %llu, threads with derived ith %llu\n",
 			(unsigned long long)as->node_unattributed, (unsigned long long)as->node_unresolved,
-			(unsigned long long)as->graphs);
+			(unsigned long long)as->graphs, (unsigned long long)as->node_ith_derived);
 	}
 	if (c->finished)
 		reason = "stopped: wrong struct layout";

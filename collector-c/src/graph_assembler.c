@@ -15,7 +15,12 @@ struct pi_assembler {
 	struct pi_graph *open[PI_MAX_OPEN_GRAPHS];
 	size_t n_open;
 	struct pi_assembler_stats stats;
+	bool *empty_op; /* by op number: GGML's loop skips these nodes */
+	size_t n_ops;
 };
+
+/* GGML_TENSOR_FLAG_COMPUTE: the loop skips nodes without it (GGML that has it). */
+#define PI_TENSOR_FLAG_COMPUTE 16
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -58,6 +63,7 @@ static void graph_free(struct pi_graph *g)
 {
 	for (size_t i = 0; i < g->n_threads; i++) {
 		free(g->threads[i].rows);
+		free(g->threads[i].ends);
 		free(g->threads[i].compute_ns);
 		free(g->threads[i].barrier_ns);
 	}
@@ -74,6 +80,7 @@ void pi_assembler__free(struct pi_assembler *a)
 	free(a->structures);
 	for (size_t i = 0; i < a->n_open; i++)
 		graph_free(a->open[i]);
+	free(a->empty_op);
 	free(a);
 }
 
@@ -206,6 +213,46 @@ int pi_assembler__node(struct pi_assembler *a, const struct pi_node_event *e)
 	return 0;
 }
 
+int pi_assembler__set_op_names(struct pi_assembler *a, const char *const *names, size_t n)
+{
+	static const char *const empty[] = { "NONE", "RESHAPE", "VIEW", "PERMUTE", "TRANSPOSE" };
+	bool *e = calloc(n ? n : 1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < sizeof(empty) / sizeof(empty[0]); k++)
+			e[i] |= names[i] && !strcmp(names[i], empty[k]);
+	free(a->empty_op);
+	a->empty_op = e;
+	a->n_ops = n;
+	return 0;
+}
+
+int pi_assembler__node_end(struct pi_assembler *a, const struct pi_node_end_event *e)
+{
+	struct pi_graph *g = open_graph(a, e->graph_id);
+	struct pi_thread_rows *t;
+
+	if (!g) {
+		a->stats.node_unattributed++;
+		return 0;
+	}
+	t = thread_rows(g, e->hdr.tid);
+	if (!t)
+		return -ENOMEM;
+	if (e->hdr.aux != PI_ITH_UNKNOWN) {
+		t->ith = e->hdr.aux;
+		t->ith_known = true;
+	}
+	if (grow((void **)&t->ends, &t->cap_ends, t->n_ends + 1, sizeof(*t->ends)))
+		return -ENOMEM;
+	t->ends[t->n_ends++] = (struct pi_node_end){
+		.ts_ns = e->ts_ns, .counter = e->counter, .final = e->hdr.flags & PI_NODE_END_FINAL,
+	};
+	return 0;
+}
+
 static int cmp_tensor(const void *x, const void *y)
 {
 	const struct pi_tensor_index *a = x, *b = y;
@@ -277,8 +324,129 @@ static int finish_thread(struct pi_assembler *a, struct pi_graph *g, const struc
 	return 0;
 }
 
+/* Whether GGML's compute loop runs node i (and ends it with a barrier):
+ * not an empty op, and flagged for compute where this GGML has the flag. */
+static bool executes(const struct pi_assembler *a, const struct pi_structure *s, uint32_t i,
+		     bool use_flag)
+{
+	const struct pi_struct_node_event *n = &s->nodes[i];
+
+	if (!n->tensor)
+		return true; /* not captured: assume it runs */
+	if (n->op < a->n_ops && a->empty_op[n->op])
+		return false;
+	return !use_flag || (n->flags & PI_TENSOR_FLAG_COMPUTE);
+}
+
+/* One-probe mode: the rows of one thread from its barrier calls. An in-loop
+ * call reads node_n + 1 of the unit's last node; the unit starts at the first
+ * node GGML runs after the previous unit. The call after the loop ends the
+ * unit that reaches the graph's last node, if one is still open. */
+static int rows_from_ends(struct pi_assembler *a, const struct pi_structure *s,
+			  struct pi_thread_rows *t, bool use_flag)
+{
+	int64_t prev_last = -1;
+	uint32_t n = s->n_nodes;
+
+	t->n = 0;
+	for (size_t k = 0; k < t->n_ends; k++) {
+		const struct pi_node_end *e = &t->ends[k];
+		uint32_t first, last;
+
+		if (e->final) {
+			if (prev_last >= (int64_t)n - 1)
+				continue; /* trailing nodes were skipped: nothing open */
+			last = n - 1;
+		} else {
+			if (!e->counter || e->counter > n || (int64_t)e->counter - 1 <= prev_last) {
+				a->stats.node_unresolved++;
+				continue;
+			}
+			last = e->counter - 1;
+		}
+		for (first = prev_last + 1; first < last && !executes(a, s, first, use_flag); first++)
+			;
+		if (e->final && !executes(a, s, first, use_flag))
+			continue; /* only skipped nodes after the last unit */
+		prev_last = last;
+		if (grow((void **)&t->rows, &t->cap, t->n + 1, sizeof(*t->rows)))
+			return -ENOMEM;
+		t->rows[t->n++] = (struct pi_node_row){
+			.tensor = s->nodes[first].tensor, .end_first_ns = e->ts_ns, .end_last_ns = e->ts_ns,
+			.node_index = first, .last_index = last, .fused = last - first,
+		};
+	}
+	return 0;
+}
+
+/* One-probe mode, whole graph: a unit's barrier releases when the last
+ * thread reaches it, and the next unit starts then on every thread. Rows are
+ * contiguous: start, compute until this thread's barrier call, barrier wait
+ * until the release (the last unit: until the graph ends). */
+static int assemble_ends(struct pi_assembler *a, struct pi_graph *g, const struct pi_structure *s)
+{
+	uint64_t *release = NULL;
+	bool use_flag = false;
+	uint32_t next_ith = 1;
+	int err = 0;
+
+	if (!s) {
+		for (size_t i = 0; i < g->n_threads; i++) {
+			a->stats.node_unresolved += g->threads[i].n_ends;
+			g->threads[i].n = 0;
+		}
+		return 0;
+	}
+	for (uint32_t i = 0; i < s->n_nodes && !use_flag; i++)
+		use_flag = s->nodes[i].flags & PI_TENSOR_FLAG_COMPUTE;
+	if (!(release = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(*release))))
+		return -ENOMEM;
+	for (size_t i = 0; i < g->n_threads && !err; i++) {
+		struct pi_thread_rows *t = &g->threads[i];
+
+		if ((err = rows_from_ends(a, s, t, use_flag)))
+			break;
+		for (size_t r = 0; r < t->n; r++)
+			if (t->rows[r].end_last_ns > release[t->rows[r].last_index])
+				release[t->rows[r].last_index] = t->rows[r].end_last_ns;
+	}
+	for (size_t i = 0; i < g->n_threads && !err; i++) {
+		struct pi_thread_rows *t = &g->threads[i];
+
+		/* Thread index not read: the thread that entered the graph is 0. */
+		if (!t->ith_known) {
+			t->ith = t->tid == g->tid ? 0 : next_ith++;
+			a->stats.node_ith_derived++;
+		}
+		t->compute_ns = calloc(t->n ? t->n : 1, sizeof(uint64_t));
+		t->barrier_ns = calloc(t->n ? t->n : 1, sizeof(uint64_t));
+		if (!t->compute_ns || !t->barrier_ns) {
+			err = -ENOMEM;
+			break;
+		}
+		for (size_t r = 0; r < t->n; r++) {
+			struct pi_node_row *row = &t->rows[r];
+			uint64_t start = r ? release[t->rows[r - 1].last_index] : g->start_ns;
+			uint64_t end = row->end_last_ns;
+			uint64_t next = r + 1 < t->n ? release[row->last_index] : g->end_ns;
+
+			if (end < start)
+				end = start;
+			if (next < end)
+				next = end;
+			row->start_ns = start;
+			t->compute_ns[r] = end - start;
+			t->barrier_ns[r] = next - end;
+		}
+		a->stats.node_rows += t->n;
+	}
+	free(release);
+	return err;
+}
+
 static int deliver(struct pi_assembler *a, struct pi_graph *g)
 {
+	bool one_probe = false;
 	struct pi_structure *s = structure(a, g->structure_id);
 	int err = 0;
 
@@ -293,7 +461,11 @@ static int deliver(struct pi_assembler *a, struct pi_graph *g)
 				a->sink.structure(a->sink.ctx, s);
 		}
 	}
-	for (size_t i = 0; i < g->n_threads && !err; i++)
+	for (size_t i = 0; i < g->n_threads; i++)
+		one_probe |= g->threads[i].n_ends > 0;
+	if (one_probe)
+		err = assemble_ends(a, g, s);
+	for (size_t i = 0; i < g->n_threads && !err && !one_probe; i++)
 		err = finish_thread(a, g, s, &g->threads[i]);
 	a->stats.graphs++;
 	if (!err && a->sink.graph)
@@ -332,10 +504,14 @@ void pi_assembler__flush(struct pi_assembler *a, uint64_t now_ns)
 		struct pi_graph *g = a->open[0];
 		uint64_t end = g->start_ns;
 
-		for (size_t t = 0; t < g->n_threads; t++)
+		for (size_t t = 0; t < g->n_threads; t++) {
 			for (size_t r = 0; r < g->threads[t].n; r++)
 				if (g->threads[t].rows[r].end_last_ns > end)
 					end = g->threads[t].rows[r].end_last_ns;
+			for (size_t r = 0; r < g->threads[t].n_ends; r++)
+				if (g->threads[t].ends[r].ts_ns > end)
+					end = g->threads[t].ends[r].ts_ns;
+		}
 		g->end_ns = end;
 		a->stats.graphs_unfinished++;
 		deliver(a, g);

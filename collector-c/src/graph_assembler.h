@@ -35,7 +35,15 @@ struct pi_node_row {
 	uint64_t end_first_ns; /* first barrier call after the start */
 	uint64_t end_last_ns;  /* last barrier call before the next start */
 	uint32_t node_index;
+	uint32_t last_index; /* one-probe mode: the unit's last node */
 	uint8_t fused;
+};
+
+/* One-probe node level: a barrier call that ended a unit on one thread. */
+struct pi_node_end {
+	uint64_t ts_ns;
+	uint32_t counter; /* node_n + 1 (0 at the final site) */
+	bool final;
 };
 
 struct pi_thread_rows {
@@ -43,6 +51,9 @@ struct pi_thread_rows {
 	uint32_t ith;
 	struct pi_node_row *rows;
 	size_t n, cap;
+	struct pi_node_end *ends; /* one-probe mode, in arrival order */
+	size_t n_ends, cap_ends;
+	bool ith_known;
 	/* Filled at graph end. */
 	uint64_t *compute_ns, *barrier_ns;
 };
@@ -63,6 +74,7 @@ struct pi_assembler_stats {
 	uint64_t node_rows;	     /* rows delivered */
 	uint64_t node_unattributed;  /* node records of a graph never seen begin */
 	uint64_t node_unresolved;    /* tensor not in the graph's structure */
+	uint64_t node_ith_derived;   /* one-probe threads whose ith was not read */
 	uint64_t structures;
 	uint64_t structures_incomplete;
 	uint64_t graphs;
@@ -89,6 +101,11 @@ void pi_assembler__free(struct pi_assembler *a);
 int pi_assembler__graph_begin(struct pi_assembler *a, const struct pi_graph_begin_event *e);
 int pi_assembler__graph_end(struct pi_assembler *a, const struct pi_graph_end_event *e);
 int pi_assembler__node(struct pi_assembler *a, const struct pi_node_event *e);
+int pi_assembler__node_end(struct pi_assembler *a, const struct pi_node_end_event *e);
+
+/* GGML's op names of the engine (EngineInfo.op_names): one-probe rows skip
+ * the nodes GGML's loop skips, the empty ops among them, by name. */
+int pi_assembler__set_op_names(struct pi_assembler *a, const char *const *names, size_t n);
 int pi_assembler__struct_node(struct pi_assembler *a, const struct pi_struct_node_event *e);
 int pi_assembler__struct_src(struct pi_assembler *a, const struct pi_struct_src_event *e);
 

@@ -302,7 +302,7 @@ int pi_emit__module(struct pi_emit *e, pid_t pid, const char *path, const char *
 		probes[i].name = (char *)pi_probe_kind__name(plan->probes[i].kind);
 		probes[i].symbol = (char *)plan->probes[i].symbol;
 		probes[i].offset = plan->probes[i].offset;
-		probes[i].how = (char *)(plan->probes[i].site ? "call-site" : how);
+		probes[i].how = (char *)(pi_probe_plan__how(plan, &plan->probes[i]) ?: how);
 	}
 	for (size_t i = 0; i < plan->n_missing; i++) {
 		missing[i].symbol = (char *)plan->missing[i].symbol;

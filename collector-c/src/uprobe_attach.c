@@ -46,15 +46,25 @@ int pi_uprobe__prepare(struct bpf_program *prog, bool multi)
 	return multi ? bpf_program__set_expected_attach_type(prog, BPF_TRACE_UPROBE_MULTI) : 0;
 }
 
+bool pi_uprobe_cookie__supported(void)
+{
+	static int cached = -1;
+
+	if (cached < 0)
+		cached = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) == 1;
+	return cached;
+}
+
 int pi_uprobe__attach(struct bpf_program *prog, bool multi, bool retprobe, pid_t pid,
-		      const char *path, const unsigned long *offsets, size_t n,
+		      const char *path, const unsigned long *offsets, const __u64 *cookies, size_t n,
 		      int (*keep)(void *ctx, struct bpf_link *l), void *ctx)
 {
 	struct bpf_link *l;
 	int err;
 
 	if (multi) {
-		LIBBPF_OPTS(bpf_uprobe_multi_opts, mo, .offsets = offsets, .cnt = n, .retprobe = retprobe);
+		LIBBPF_OPTS(bpf_uprobe_multi_opts, mo, .offsets = offsets, .cookies = cookies, .cnt = n,
+			    .retprobe = retprobe);
 
 		l = bpf_program__attach_uprobe_multi(prog, pid, path, NULL, &mo);
 		if (!l)
@@ -64,7 +74,8 @@ int pi_uprobe__attach(struct bpf_program *prog, bool multi, bool retprobe, pid_t
 		return err;
 	}
 	for (size_t i = 0; i < n; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe);
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe,
+			    .bpf_cookie = cookies ? cookies[i] : 0);
 
 		l = bpf_program__attach_uprobe_opts(prog, pid, path, offsets[i], &uo);
 		if (!l)

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Proc, type ProcResult, collectorLines, readTrace, requireProfinferd, requireRoot, requireTool, run, runProfinferd,
+  Proc, type ProcResult, collectorLines, expectedNodeProbes, readTrace, requireProfinferd, requireRoot, requireTool, run, runProfinferd,
 } from '../support/collector.js';
 import { llamaBin, parseLlamaPerf } from '../support/llama_cpp.js';
 import { ensureModel } from '../support/models.js';
@@ -87,7 +87,7 @@ describe('profinferd record refuses bad input with one error line and a hint', (
     expect(t.error).toBeUndefined();
     expect(t.modules.map((m) => m.path)).toContain(bin);
     const probes = new Set(t.modules.flatMap((m) => (m.probes ?? []).map((p) => p.name)));
-    for (const p of ['token_enter', 'graph_enter', 'node_dispatch', 'node_barrier']) expect(probes).toContain(p);
+    for (const p of ['token_enter', 'graph_enter', ...expectedNodeProbes().map((n) => n.name)]) expect(probes).toContain(p);
     expect(t.tokens.length).toBe(1 + (perf?.evalRuns ?? NaN));
     expect(t.tokens[0]?.nTokens).toBe(perf?.promptTokens);
     expect(t.summary.node_events).toBeGreaterThan(0);

@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { EventKind, type v1 } from '../../host/src/proto.js';
 import {
-  type DecodedTrace, type GgmlFacts, type GraphPlan, batchRows, lossByKind, ns, planGraph,
+  type DecodedTrace, type GgmlFacts, type GraphPlan, NODE_PROBES, batchRows, expectedNodeProbes, lossByKind, ns, planGraph,
 } from '../support/collector.js';
 
 /**
@@ -159,6 +159,28 @@ export function expectOpNames(t: DecodedTrace, facts: GgmlFacts): void {
     expect(e.gluOpNames).toEqual(facts.gluOpNames);
     for (const name of ['MUL_MAT', 'MUL_MAT_ID', 'RMS_NORM', 'MUL', 'ADD', 'ROPE', 'GET_ROWS', 'SOFT_MAX', 'GLU', 'UNARY']) {
       expect(e.opNames).toContain(name);
+    }
+  }
+}
+
+/**
+ * The engine file with the compute loop is probed at node level as PROFINFER_NODE_PROBES
+ * asks (ModuleInfo.probes: name and how), and with that mode's probes only: one probe
+ * per unit means no dispatch, fused-kernel or two-probe barrier probe is left attached.
+ */
+export function expectNodeProbeMode(t: DecodedTrace): void {
+  const loops = t.modules.filter((m) => (m.probes ?? []).some((p) => p.name === 'graph_enter'));
+  expect(loops.length, 'no module with ggml_graph_compute').toBeGreaterThan(0);
+  for (const m of loops) {
+    const node = (m.probes ?? []).filter((p) => (p.name ?? '').startsWith('node_'));
+    const got = new Set(node.map((p) => `${p.name} ${p.how}`));
+    for (const want of expectedNodeProbes()) expect([...got], m.path ?? '').toContain(`${want.name} ${want.how}`);
+    if (NODE_PROBES !== 'two') {
+      expect(node.filter((p) => p.name !== 'node_loop_barrier').map((p) => p.name), m.path ?? '').toEqual([]);
+      // in-loop and final barrier sites: two per compute-loop function at least
+      expect(node.length, m.path ?? '').toBeGreaterThanOrEqual(2);
+    } else {
+      expect(node.filter((p) => p.name === 'node_loop_barrier'), m.path ?? '').toEqual([]);
     }
   }
 }

@@ -10,7 +10,7 @@ import { TruncatedTraceError } from '../../host/src/decode/stream_reader.js';
 import { EventKind } from '../../host/src/proto.js';
 import {
   type BpfObjects, type DecodedTrace, type GgmlFacts, type Proc, type ProcResult, bpfObjectsOf, bpftoolLinks, bpftoolProgs,
-  ggmlFacts, heldProgIds, lossByKind, pidAlive, readTrace, requireProfinferd, requireRoot, requireTool, startProfinferd,
+  PROGRAM_NAMES, ggmlFacts, heldProgIds, lossByKind, pidAlive, readTrace, requireProfinferd, requireRoot, requireTool, startProfinferd,
   waitUntil,
 } from '../support/collector.js';
 import { llamaBin, parseLlamaPerf } from '../support/llama_cpp.js';
@@ -171,7 +171,7 @@ describe('profinferd stopped mid-run', () => {
     });
 
     it('leaves no program named like ours that no process holds (nothing pinned or leaked)', async () => {
-      const ours = new Set(['token_enter', 'token_exit', 'graph_enter', 'graph_exit', 'node_dispatch', 'node_fused', 'node_barrier', 'lib_loaded']);
+      const ours = new Set(PROGRAM_NAMES);
       let orphans: string[] = [];
       // Other profinferd sessions may run meanwhile: theirs are held by their process.
       await waitUntil(

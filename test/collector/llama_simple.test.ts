@@ -20,7 +20,8 @@ import {
 import { type LlamaPerf, llamaBin, parseLlamaPerf, parseSimpleDecoded } from '../support/llama_cpp.js';
 import { type PresetName, type WeightTypeName, ensureModel } from '../support/models.js';
 import {
-  expectGraphsInsideTokens, expectNoLoss, expectNodeAccounting, expectOpNames, expectTokenSequence, opOf,
+  expectGraphsInsideTokens, expectNoLoss, expectNodeAccounting, expectNodeProbeMode, expectOpNames, expectTokenSequence,
+  opOf,
 } from './invariants.js';
 
 const PROMPT = 'Hello my name is';
@@ -131,6 +132,10 @@ describe.each(CASES)('profinferd record -- llama-simple ($preset $type, -n $toke
     expect(t.graphs.map((g) => t.structures.get(ns(g.structureId))?.nodes?.length)).toEqual(gdb.nNodes);
     expect(t.graphs.map((g) => Number(ns(g.graphId)))).toEqual(t.graphs.map((_, i) => i + 1));
     expect(t.graphs.every((g) => g.backendIid && t.strings.get(g.backendIid) === 'CPU')).toBe(true);
+  });
+
+  it('probes node level as PROFINFER_NODE_PROBES asks (one probe per unit unless two)', () => {
+    expectNodeProbeMode(rec.trace);
   });
 
   it('accounts for every node of every graph on every thread', () => {

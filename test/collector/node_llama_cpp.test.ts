@@ -23,7 +23,8 @@ import {
 import { type GenerateResult, NLC_BINS_DIR, NLC_ENTRY, generateArgs, nlcInstalled } from '../support/engine.js';
 import { type PresetName, type WeightTypeName, ensureModel } from '../support/models.js';
 import {
-  expectGraphsInsideTokens, expectNoLoss, expectNodeAccounting, expectOpNames, expectTokenSequence, opOf,
+  expectGraphsInsideTokens, expectNoLoss, expectNodeAccounting, expectNodeProbeMode, expectOpNames, expectTokenSequence,
+  opOf,
 } from './invariants.js';
 
 const THREADS = 2;
@@ -136,6 +137,10 @@ describe.each(CASES)('profinferd record, node-llama-cpp $preset $type, $tokens t
     expect(t.summary.decode_tokens).toBe(rec.result.generated_tokens - 1);
     expectTokenSequence(t);
     expect(new Set(t.tokens.map((k) => k.pid))).toEqual(new Set([rec.runnerPid]));
+  });
+
+  it('probes node level as PROFINFER_NODE_PROBES asks (one probe per unit unless two)', () => {
+    expectNodeProbeMode(rec.trace);
   });
 
   it('accounts for every node of every graph on both threads, and nests graphs in llama_decode', () => {

@@ -23,6 +23,37 @@ export const PROFINFERD = join(REPO_ROOT, 'build', 'collector-c', 'profinferd');
 
 export const SETUP_HINT = 'run `bash scripts/setup.sh` (as root)';
 
+/**
+ * How the collector under test probes node level: PROFINFER_NODE_PROBES (auto, one,
+ * two; profinferd reads it as the default of --node-probes), so the whole suite runs
+ * in either mode: `PROFINFER_NODE_PROBES=two npx vitest run test/collector`.
+ */
+export const NODE_PROBES: 'auto' | 'one' | 'two' = ((): 'auto' | 'one' | 'two' => {
+  const m = process.env.PROFINFER_NODE_PROBES ?? 'auto';
+  if (m !== 'auto' && m !== 'one' && m !== 'two') throw new Error(`PROFINFER_NODE_PROBES must be auto, one or two, not '${m}'`);
+  return m;
+})();
+
+/**
+ * Node-level probes (AttachedProbe name and how) of an engine file in this mode. Both
+ * x86-64 builds the tests run (node-llama-cpp's CPU variants, the static OpenMP
+ * llama.cpp) have the loop pattern the one-probe mode needs, so auto means one here.
+ */
+export function expectedNodeProbes(): { readonly name: string; readonly how: string }[] {
+  return NODE_PROBES === 'two'
+    ? [{ name: 'node_dispatch', how: 'call-site' }, { name: 'node_barrier', how: 'call-site' }]
+    : [{ name: 'node_loop_barrier', how: 'call-site+counter' }];
+}
+
+/**
+ * Names of every BPF program profinferd loads (node_loop_barrier only where the kernel
+ * has BPF cookies), also as the kernel keeps them: cut to 15 characters (BPF_OBJ_NAME_LEN).
+ */
+export const PROGRAM_NAMES: readonly string[] = [
+  'token_enter', 'token_exit', 'graph_enter', 'graph_exit', 'node_dispatch', 'node_fused', 'node_barrier',
+  'node_loop_barrier', 'lib_loaded',
+].flatMap((n) => (n.length > 15 ? [n, n.slice(0, 15)] : [n]));
+
 /** profinferd's path; throws, saying how to build it, when it is missing. */
 export function requireProfinferd(): string {
   if (!existsSync(PROFINFERD)) throw new Error(`${PROFINFERD} is missing: ${SETUP_HINT} to build the collector`);
