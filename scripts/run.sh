@@ -57,6 +57,8 @@ host summary "$out"
 cat <<EOT
 
 Trace: $out
-  node host/dist/cli.js summary $out --json    # every figure, for scripts
+  node host/dist/cli.js open $out            # open it in the Perfetto UI (served from 127.0.0.1:9001)
+  node host/dist/cli.js analyze $out         # per op / layer / thread, DAG, memory- or compute-bound
+  node host/dist/cli.js summary $out --json  # every figure, for scripts
   (engine output and the collector's log: $out.log)
 EOT

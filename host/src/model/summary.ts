@@ -107,7 +107,7 @@ export class SummaryBuilder {
   private addStructure(s: v1.IGraphStructure): void {
     const nodes = (s.nodes ?? []).map((g) => ({
       op: g.op ?? 0,
-      subOp: g.opParams?.[0] ?? 0,
+      subOp: g.subOp ?? 0, // the collector sets it for UNARY and GLU nodes
     }));
     this.structures.set(longToBigInt(s.structureId).toString(), { pid: s.pid ?? 0, nodes });
   }
