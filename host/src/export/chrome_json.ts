@@ -5,7 +5,6 @@
 // (timeline.ts), so both formats hold the same slices and counters.
 import type { v1 } from '../proto.js';
 import {
-  Timeline,
   type CounterTrack,
   type FlatArgs,
   type ProcessTrack,
@@ -14,6 +13,8 @@ import {
   type TimelineOptions,
   type TimelineSink,
   type TimelineStats,
+  runTimeline,
+  streamTimeline,
 } from './timeline.js';
 
 /** A chunk is handed out once it holds about this many characters. */
@@ -164,22 +165,12 @@ export class ChromeJsonWriter implements TimelineSink {
 }
 
 /** Streams Chrome JSON text: chunks that, concatenated, are one JSON document. */
-export async function* exportChromeJson(
+export function exportChromeJson(
   packets: AsyncIterable<v1.ITracePacket> | Iterable<v1.ITracePacket>,
   stats?: (s: ChromeJsonStats) => void,
   options: TimelineOptions = {},
 ): AsyncGenerator<string, void, undefined> {
-  let timeline: Timeline | undefined;
-  const writer = new ChromeJsonWriter(() => timeline?.originNs ?? 0n);
-  timeline = new Timeline(writer, options);
-  for await (const p of packets) {
-    timeline.add(p);
-    yield* writer.take();
-  }
-  timeline.finish();
-  writer.finish();
-  yield* writer.take();
-  stats?.({ ...timeline.stats, ...writer.stats });
+  return streamTimeline(packets, (origin) => new ChromeJsonWriter(origin), options, stats);
 }
 
 /** The whole Chrome JSON text of packets held in memory (tests, small traces). */
@@ -187,11 +178,6 @@ export function toChromeJson(
   packets: Iterable<v1.ITracePacket>,
   options: TimelineOptions = {},
 ): { text: string; stats: ChromeJsonStats } {
-  let timeline: Timeline | undefined;
-  const writer = new ChromeJsonWriter(() => timeline?.originNs ?? 0n);
-  timeline = new Timeline(writer, options);
-  for (const p of packets) timeline.add(p);
-  timeline.finish();
-  writer.finish();
-  return { text: writer.take().join(''), stats: { ...timeline.stats, ...writer.stats } };
+  const { chunks, stats } = runTimeline(packets, (origin) => new ChromeJsonWriter(origin), options);
+  return { text: chunks.join(''), stats };
 }

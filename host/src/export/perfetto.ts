@@ -18,7 +18,6 @@ import type { v1 } from '../proto.js';
 import { ProtoWriter, varintSize } from './proto_writer.js';
 import { ChildOrdering, CounterUnit, F, SequenceFlags, TrackEventType } from './perfetto_protos/index.js';
 import {
-  Timeline,
   type CounterTrack,
   type FlatArgs,
   type ProcessTrack,
@@ -27,6 +26,8 @@ import {
   type TimelineOptions,
   type TimelineSink,
   type TimelineStats,
+  runTimeline,
+  streamTimeline,
 } from './timeline.js';
 
 const WIRE_VARINT = 0;
@@ -335,24 +336,14 @@ export class PerfettoWriter implements TimelineSink {
 
 /**
  * Streams a Perfetto trace: chunks of Trace bytes (concatenated, they are one
- * perfetto.protos.Trace). `stats` is filled in as it goes.
+ * perfetto.protos.Trace). `stats` is filled in at the end.
  */
-export async function* exportPerfetto(
+export function exportPerfetto(
   packets: AsyncIterable<v1.ITracePacket> | Iterable<v1.ITracePacket>,
   stats?: (s: PerfettoExportStats) => void,
   options: TimelineOptions = {},
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  let timeline: Timeline | undefined;
-  const writer = new PerfettoWriter(() => timeline?.originNs ?? 0n);
-  timeline = new Timeline(writer, options);
-  for await (const p of packets) {
-    timeline.add(p);
-    yield* writer.take();
-  }
-  timeline.finish();
-  writer.finish();
-  yield* writer.take();
-  stats?.({ ...timeline.stats, ...writer.stats });
+  return streamTimeline(packets, (origin) => new PerfettoWriter(origin), options, stats);
 }
 
 /** The whole Perfetto trace of packets held in memory (tests, small traces). */
@@ -360,13 +351,8 @@ export function toPerfetto(
   packets: Iterable<v1.ITracePacket>,
   options: TimelineOptions = {},
 ): { bytes: Uint8Array; stats: PerfettoExportStats } {
-  let timeline: Timeline | undefined;
-  const writer = new PerfettoWriter(() => timeline?.originNs ?? 0n);
-  timeline = new Timeline(writer, options);
-  for (const p of packets) timeline.add(p);
-  timeline.finish();
-  writer.finish();
-  return { bytes: concat(writer.take()), stats: { ...timeline.stats, ...writer.stats } };
+  const { chunks, stats } = runTimeline(packets, (origin) => new PerfettoWriter(origin), options);
+  return { bytes: concat(chunks), stats };
 }
 
 export function concat(chunks: readonly Uint8Array[]): Uint8Array {

@@ -528,3 +528,49 @@ export function argOf(args: FlatArgs, name: string): string | number | boolean |
   for (let i = 0; i < args.length; i += 2) if (args[i] === name) return args[i + 1];
   return undefined;
 }
+
+/** A sink that also turns what it is drawn into output chunks: the exporters' writers. */
+export interface ChunkWriter<C, S> extends TimelineSink {
+  /** Completed chunks since the last call. */
+  take(): C[];
+  /** Ends the output; take() then returns the last chunks. */
+  finish(): void;
+  readonly stats: S;
+}
+
+type MakeWriter<C, S> = (originNs: () => bigint) => ChunkWriter<C, S>;
+
+/** Streams packets through a Timeline into a writer, yielding chunks as they are ready. */
+export async function* streamTimeline<C, S>(
+  packets: AsyncIterable<v1.ITracePacket> | Iterable<v1.ITracePacket>,
+  makeWriter: MakeWriter<C, S>,
+  options: TimelineOptions,
+  stats?: (s: TimelineStats & S) => void,
+): AsyncGenerator<C, void, undefined> {
+  let timeline: Timeline | undefined;
+  const writer = makeWriter(() => timeline?.originNs ?? 0n);
+  timeline = new Timeline(writer, options);
+  for await (const p of packets) {
+    timeline.add(p);
+    yield* writer.take();
+  }
+  timeline.finish();
+  writer.finish();
+  yield* writer.take();
+  stats?.({ ...timeline.stats, ...writer.stats });
+}
+
+/** The same for packets held in memory (tests, small traces). */
+export function runTimeline<C, S>(
+  packets: Iterable<v1.ITracePacket>,
+  makeWriter: MakeWriter<C, S>,
+  options: TimelineOptions,
+): { chunks: C[]; stats: TimelineStats & S } {
+  let timeline: Timeline | undefined;
+  const writer = makeWriter(() => timeline?.originNs ?? 0n);
+  timeline = new Timeline(writer, options);
+  for (const p of packets) timeline.add(p);
+  timeline.finish();
+  writer.finish();
+  return { chunks: writer.take(), stats: { ...timeline.stats, ...writer.stats } };
+}
