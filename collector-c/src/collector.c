@@ -26,13 +26,12 @@
 
 #define PI_DEFAULT_RINGBUF_KIB (4 * 1024)
 #define PI_MAX_TARGETS 64
-/* A rescan after a library load runs at most this long after the event. */
+/* (process, file) pairs looked at, engine or not. */
 #define PI_MAX_MODULES 1024
 
 struct module {
 	pid_t pid;
 	uint64_t dev, inode;
-	bool engine; /* has probes of ours */
 };
 
 struct pending_names {
@@ -424,7 +423,6 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 			choose_layout_now(c);
 		e = attach_plan(c, pid, path, &plan, err, errlen);
 		if (!e && engine) {
-			m->engine = true;
 			c->has_engine = true;
 			c->stats.modules_attached++;
 			pi_emit__module(c->emit, pid, path, f->build_id, &plan, c->multi ? "uprobe_multi" : "uprobe",
@@ -705,16 +703,13 @@ int pi_collector__poll(struct pi_collector *c, int timeout_ms)
 }
 
 /* The collector's loss accounting uses the trace's EventKind numbering. */
-static void to_event_kinds(const struct pi_collector *c, const uint64_t *by_bpf_kind, uint64_t *out)
+static void to_event_kinds(const uint64_t *by_bpf_kind, uint64_t *out)
 {
-	const struct pi_assembler_stats *as = pi_assembler__stats(c->assembler);
-
 	memset(out, 0, 9 * sizeof(*out));
 	out[1] = by_bpf_kind[PI_EV_TOKEN];
 	out[2] = by_bpf_kind[PI_EV_GRAPH_BEGIN] + by_bpf_kind[PI_EV_GRAPH_END];
 	out[3] = by_bpf_kind[PI_EV_NODE] + by_bpf_kind[PI_EV_NODE_END];
 	out[4] = by_bpf_kind[PI_EV_STRUCT_NODE] + by_bpf_kind[PI_EV_STRUCT_SRC];
-	(void)as;
 }
 
 /* Whether a target thread is inside llama_decode (map `threads`). */
@@ -766,8 +761,8 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 	pi_assembler__flush(c->assembler, now_ns());
 	read_lost(c);
 	as = pi_assembler__stats(c->assembler);
-	to_event_kinds(c, c->stats.lost, lost);
-	to_event_kinds(c, c->recorded, recorded);
+	to_event_kinds(c->stats.lost, lost);
+	to_event_kinds(c->recorded, recorded);
 	lost[3] += as->node_unattributed + as->node_unresolved;
 	recorded[3] = as->node_rows;
 	recorded[2] = as->graphs;

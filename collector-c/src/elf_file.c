@@ -538,15 +538,12 @@ int pi_elf_file__read_string(const struct pi_elf_file *f, uint64_t vaddr, char *
 int pi_elf_file__read_code(const struct pi_elf_file *f, uint64_t vaddr, void *buf, size_t len)
 {
 	int64_t off = pi_elf_file__offset_of(f, vaddr);
-	ssize_t n;
-	int fd;
+	size_t got = 0;
+	int err;
 
 	if (off < 0 || pi_elf_file__offset_of(f, vaddr + len - 1) < 0)
 		return -ERANGE;
-	fd = open(f->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, buf, len, off);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -EIO;
+	if ((err = pread_file(f, off, buf, len, &got)))
+		return err;
+	return got == len ? 0 : -EIO;
 }
