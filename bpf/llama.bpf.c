@@ -24,6 +24,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "profinfer_events.h"
+#include "llama_abi.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -41,6 +42,19 @@ bool stopping = false;
 /* Benchmarks only (PROFINFER_TRAP_ONLY=1): node probes return at once, so
  * what remains is the cost of the trap itself. */
 bool trap_only = false;
+/* Level switching (collector-c/src/level_switch.h): the level a token
+ * starting now runs at (2 token, 3 graph, 4 node), read once per
+ * llama_decode. With level_gate set, graphs and nodes of a token are
+ * recorded only at the level its call began with, so a token is recorded
+ * whole or not at all whatever the collector attaches or detaches meanwhile.
+ * Sampling (sample_every > 1): only the sample_at'th llama_decode call to
+ * start runs at node level (level_now 4 says the probes are ready). */
+__u32 level_now = 4;
+bool level_gate = false;
+__u32 sample_every = 0;
+__u64 sample_at = 0;
+__u64 sample_granted = 0; /* the last call that got node level */
+__u64 tokens_started = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -64,6 +78,8 @@ struct {
 
 struct proc_state {
 	__u64 graph_id; /* the graph this process is computing now */
+	__u32 nodes_off; /* level gate: this graph runs below node level */
+	__u32 pad;
 };
 
 struct {
@@ -159,16 +175,20 @@ int BPF_UPROBE(token_enter, void *lctx)
 	s = thread_state(tid);
 	if (!s)
 		return 0;
-#if defined(__TARGET_ARCH_x86)
-	/* llama_batch is passed by value in memory: it starts just above the
-	 * return address. */
-	bpf_probe_read_user(&n_tokens, sizeof(n_tokens), (void *)(PT_REGS_SP(ctx) + 8));
-#else
-	/* AAPCS64: a struct larger than 16 bytes is passed by reference in x1. */
-	bpf_probe_read_user(&n_tokens, sizeof(n_tokens), (void *)PT_REGS_PARM2(ctx));
-#endif
+	/* The by-value llama_batch starts with n_tokens (llama_abi.h). */
+	bpf_probe_read_user(&n_tokens, sizeof(n_tokens),
+			    (void *)pi_llama_batch_addr(PT_REGS_SP(ctx), PT_REGS_PARM2(ctx)));
 	s->token_ctx = (__u64)lctx;
 	s->token_n_tokens = n_tokens;
+	s->token_level = level_now;
+	if (level_gate && sample_every > 1) {
+		__u64 n = __sync_fetch_and_add(&tokens_started, 1) + 1;
+
+		if (s->token_level >= 4 && n != sample_at)
+			s->token_level = 3;
+		else if (s->token_level >= 4)
+			sample_granted = n;
+	}
 	s->token_start_ns = bpf_ktime_get_ns();
 	return 0;
 }
@@ -190,14 +210,17 @@ int BPF_URETPROBE(token_exit, int ret)
 		return 0;
 	}
 	fill_hdr(&e->hdr, PI_EV_TOKEN);
+	e->hdr.flags = s->token_level; /* the level the call ran at */
 	e->start_ns = s->token_start_ns;
 	e->end_ns = now;
 	e->ctx = s->token_ctx;
 	e->n_tokens = s->token_n_tokens;
 	e->result = ret;
 	s->token_start_ns = 0;
-	/* Tokens are rare and drive the live QoS view: wake the reader. */
-	bpf_ringbuf_submit(e, 0);
+	/* Tokens are rare and drive the live QoS view and level switching:
+	 * wake the reader (0 would not: the kernel wakes it only when it has
+	 * read everything before, and hot records never wake it). */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
@@ -296,15 +319,20 @@ int BPF_UPROBE(graph_enter, void *cgraph)
 	/* Stopping: only graphs of a token still in flight. */
 	if (stopping && (!s || !s->token_start_ns))
 		return 0;
+	/* Level gate: a graph outside a token runs at the level in force. */
+	if (level_gate && (s && s->token_start_ns ? s->token_level : level_now) < 3)
+		return 0;
 	bpf_probe_read_user(&n_nodes, sizeof(n_nodes), cgraph + layout.cgraph_n_nodes);
 	bpf_probe_read_user(&nodes, sizeof(nodes), cgraph + layout.cgraph_nodes);
 	if (layout.cgraph_uid)
 		bpf_probe_read_user(&uid, sizeof(uid), cgraph + layout.cgraph_uid);
 
 	ps.graph_id = __sync_fetch_and_add(&next_graph_id, 1) + 1;
-	bpf_map_update_elem(&procs, &tgid, &ps, BPF_ANY);
 	if (s)
 		s->graph_id = ps.graph_id;
+	/* Level gate: below node level, node probes record nothing. */
+	ps.nodes_off = level_gate && (s && s->token_start_ns ? s->token_level : level_now) < 4;
+	bpf_map_update_elem(&procs, &tgid, &ps, BPF_ANY);
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -381,6 +409,98 @@ int BPF_URETPROBE(graph_exit)
 
 /* ---- node level --------------------------------------------------------- */
 
+/* Counters per node (--counters, collector-c/src/perf_counters.c): how many
+ * live counters the collector opened; 0 leaves every counter read out. */
+const volatile __u32 n_counters = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(max_entries, PI_PMC_SLOTS); /* resized: cpus * PI_PMC_SLOTS */
+	__type(key, __u32);
+	__type(value, __u32);
+} pmc SEC(".maps");
+
+/* A thread's last counter reading: the base of its next delta. */
+struct pmc_reading {
+	__u64 ts_ns;
+	__u64 graph_id;
+	__u64 guard;
+	__u32 cpu;
+	__u32 ok; /* bit k: value[k] was read; bit PI_PMC_GUARD: guard was */
+	__u64 value[PI_MAX_COUNTERS];
+	__u64 stopped[PI_MAX_COUNTERS]; /* enabled - running: time not counting */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct pmc_reading);
+} pmc_last SEC(".maps");
+
+static const struct pmc_reading zero_reading;
+
+/* Reads this CPU's counters and fills the deltas since the thread's last
+ * reading. `rebase`: the reading becomes the base of the next delta (a
+ * node start, or any one-probe end); a two-probe barrier call keeps the
+ * node start as base, since a node may call the barrier more than once. */
+static __always_inline void pmc_read(struct pi_pmc_delta *out, __u64 now, __u64 graph_id, bool rebase)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), cpu = bpf_get_smp_processor_id();
+	struct bpf_perf_event_value v;
+	struct pmc_reading *last;
+	__u32 ok = 0, valid = 0;
+	__u64 guard = 0;
+	__u8 why;
+
+	last = bpf_map_lookup_elem(&pmc_last, &tid);
+	if (!last) {
+		bpf_map_update_elem(&pmc_last, &tid, &zero_reading, BPF_NOEXIST);
+		last = bpf_map_lookup_elem(&pmc_last, &tid);
+		if (!last) {
+			out->why = PI_PMC_NO_BASE;
+			return;
+		}
+	}
+	if (!bpf_perf_event_read_value(&pmc, cpu * PI_PMC_SLOTS + PI_PMC_GUARD, &v, sizeof(v))) {
+		guard = v.counter;
+		ok |= 1u << PI_PMC_GUARD;
+	}
+	if (!last->ts_ns || last->graph_id != graph_id)
+		why = PI_PMC_NO_BASE;
+	else if (last->cpu != cpu)
+		why = PI_PMC_MIGRATED;
+	else if (!(ok & last->ok & (1u << PI_PMC_GUARD)) || last->guard != guard)
+		why = PI_PMC_SWITCHED;
+	else
+		why = PI_PMC_OK;
+	out->base_ts_ns = last->ts_ns;
+	out->base_cpu = last->cpu;
+	out->why = why;
+	for (__u32 k = 0; k < PI_MAX_COUNTERS && k < n_counters; k++) {
+		if (bpf_perf_event_read_value(&pmc, cpu * PI_PMC_SLOTS + k, &v, sizeof(v)))
+			continue;
+		ok |= 1u << k;
+		if (why == PI_PMC_OK && (last->ok & (1u << k)) &&
+		    v.enabled - v.running == last->stopped[k]) {
+			out->delta[k] = v.counter - last->value[k];
+			valid |= 1u << k;
+		}
+		if (rebase) {
+			last->value[k] = v.counter;
+			last->stopped[k] = v.enabled - v.running;
+		}
+	}
+	out->valid = valid;
+	if (rebase) {
+		last->ok = ok;
+		last->guard = guard;
+		last->cpu = cpu;
+		last->ts_ns = now;
+		last->graph_id = graph_id;
+	}
+}
+
 static __always_inline int node_start(struct pt_regs *ctx, __u32 fused)
 {
 	if (trap_only)
@@ -395,7 +515,7 @@ static __always_inline int node_start(struct pt_regs *ctx, __u32 fused)
 	if (!s)
 		return 0;
 	ps = bpf_map_lookup_elem(&procs, &tgid);
-	if (!ps || !ps->graph_id) {
+	if (!ps || !ps->graph_id || ps->nodes_off) {
 		s->node_start_ns = 0;
 		return 0;
 	}
@@ -405,6 +525,11 @@ static __always_inline int node_start(struct pt_regs *ctx, __u32 fused)
 	s->node_fused = fused;
 	s->node_ith = ith;
 	s->node_graph_id = ps->graph_id;
+	if (n_counters) {
+		struct pi_pmc_delta unused = {};
+
+		pmc_read(&unused, now, ps->graph_id, true);
+	}
 	return 0;
 }
 
@@ -438,11 +563,11 @@ int node_barrier(struct pt_regs *ctx)
 	/* A barrier before this thread's first node of a new graph (OpenMP's
 	 * implicit one) must not extend the last node of the previous graph. */
 	ps = bpf_map_lookup_elem(&procs, &tgid);
-	if (!ps || !ps->graph_id || ps->graph_id != s->node_graph_id) {
+	if (!ps || !ps->graph_id || ps->nodes_off || ps->graph_id != s->node_graph_id) {
 		s->node_start_ns = 0;
 		return 0;
 	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&events, n_counters ? sizeof(struct pi_node_pmc_event) : sizeof(*e), 0);
 	if (!e) {
 		count_lost(PI_EV_NODE);
 		return 0;
@@ -454,6 +579,12 @@ int node_barrier(struct pt_regs *ctx)
 	e->tensor = s->node_tensor;
 	e->start_ns = s->node_start_ns;
 	e->end_ns = now;
+	if (n_counters) {
+		struct pi_pmc_delta *d = &((struct pi_node_pmc_event *)e)->pmc;
+
+		__builtin_memset(d, 0, sizeof(*d));
+		pmc_read(d, now, s->node_graph_id, false);
+	}
 	bpf_ringbuf_submit(e, submit_flags());
 	return 0;
 }
@@ -493,7 +624,7 @@ int node_loop_barrier(struct pt_regs *ctx)
 	tgid = id >> 32;
 	tid = (__u32)id;
 	ps = bpf_map_lookup_elem(&procs, &tgid);
-	if (!ps || !ps->graph_id)
+	if (!ps || !ps->graph_id || ps->nodes_off)
 		return 0;
 	if (!thread_state(tid)) /* announces the thread the first time */
 		return 0;
@@ -507,7 +638,7 @@ int node_loop_barrier(struct pt_regs *ctx)
 	params = cookie >> PI_NLB_PARAMS_SHIFT;
 	if (params)
 		bpf_probe_read_user(&ith, sizeof(ith), (void *)(sp + params - 1 + layout.params_ith));
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&events, n_counters ? sizeof(struct pi_node_end_pmc_event) : sizeof(*e), 0);
 	if (!e) {
 		count_lost(PI_EV_NODE_END);
 		return 0;
@@ -519,8 +650,143 @@ int node_loop_barrier(struct pt_regs *ctx)
 	e->ts_ns = now;
 	e->counter = counter;
 	e->pad = 0;
+	if (n_counters) {
+		struct pi_pmc_delta *d = &((struct pi_node_end_pmc_event *)e)->pmc;
+
+		__builtin_memset(d, 0, sizeof(*d));
+		pmc_read(d, now, ps->graph_id, true);
+	}
 	bpf_ringbuf_submit(e, submit_flags());
 #endif
+	return 0;
+}
+
+/* ---- MoE expert routing (--moe) ---------------------------------------- */
+
+/* GGML_OP_MUL_MAT_ID of this engine (the number differs per GGML version),
+ * set by the collector once it has read the op names; 0: routing off. */
+__u32 moe_op = 0;
+
+/* One record at a time per CPU: the ring buffer takes a copy of its used
+ * part (bpf_ringbuf_output), so a decode step sends bytes, not a whole chunk.
+ * Uprobe programs can be preempted: `busy` keeps a second task on this CPU
+ * from writing into a record still being sent (it counts its node lost). */
+struct expert_scratch_val {
+	__u64 busy;
+	struct pi_expert_event e;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct expert_scratch_val);
+} expert_scratch SEC(".maps");
+
+struct expert_ctx {
+	__u64 data;
+	__u32 rows_per_chunk;
+	__u32 failed;
+};
+
+static long send_expert_chunk(__u64 i, struct expert_ctx *x)
+{
+	__u32 key = 0;
+	struct expert_scratch_val *v = bpf_map_lookup_elem(&expert_scratch, &key);
+	struct pi_expert_event *e;
+	__u64 first, n, len;
+
+	if (!v) {
+		x->failed = 1;
+		return 1;
+	}
+	e = &v->e;
+	first = i * x->rows_per_chunk;
+	if (first >= (__u64)e->ne[1])
+		return 1;
+	n = e->ne[1] - first;
+	if (n > x->rows_per_chunk)
+		n = x->rows_per_chunk;
+	len = (n - 1) * e->nb1 + e->ne[0] * 4;
+	if (len > PI_EXPERT_CHUNK_BYTES) {
+		x->failed = 1;
+		return 1;
+	}
+	e->row_first = first;
+	e->n_rows = n;
+	e->n_bytes = len;
+	if (bpf_probe_read_user(e->data, len, (void *)(x->data + first * e->nb1)) ||
+	    bpf_ringbuf_output(&events, e, offsetof(struct pi_expert_event, data) + len, submit_flags())) {
+		x->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* At the dispatcher call of every node (the node_dispatch sites): the ids a
+ * MUL_MAT_ID node is about to use, sent by thread 0 only. The op itself is
+ * inlined into the compute loop, and the graph's end is too late (the ids'
+ * memory is reused by later nodes of the same graph). */
+SEC("uprobe")
+int moe_dispatch(struct pt_regs *ctx)
+{
+	__u64 t = PT_REGS_PARM2(ctx), ids = 0, data = 0, n_chunks;
+	__u32 tgid, op = 0, key = 0;
+	struct expert_scratch_val *v;
+	struct expert_ctx x = {};
+	struct pi_expert_event *e;
+	struct proc_state *ps;
+	__s32 ith = -1;
+
+	if (!moe_op || bpf_probe_read_user(&op, sizeof(op), (void *)(t + layout.tensor_op)) ||
+	    op != moe_op)
+		return 0;
+	bpf_probe_read_user(&ith, sizeof(ith), (void *)PT_REGS_PARM1(ctx) + layout.params_ith);
+	if (ith != 0)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	ps = bpf_map_lookup_elem(&procs, &tgid);
+	if (!ps || !ps->graph_id) /* no graph of ours runs (stopping, or not started under us) */
+		return 0;
+	v = bpf_map_lookup_elem(&expert_scratch, &key);
+	if (!v)
+		return 0;
+	if (__sync_fetch_and_add(&v->busy, 1)) {
+		__sync_fetch_and_add(&v->busy, -1);
+		count_lost(PI_EV_EXPERT);
+		return 0;
+	}
+	e = &v->e;
+	fill_hdr(&e->hdr, PI_EV_EXPERT);
+	e->graph_id = ps->graph_id;
+	e->tensor = t;
+	e->ts_ns = bpf_ktime_get_ns();
+	if (bpf_probe_read_user(&ids, sizeof(ids), (void *)(t + layout.tensor_src + 2 * 8)) || !ids)
+		goto lost;
+	e->ids = ids;
+	e->type = ~0u;
+	e->nb1 = 0;
+	/* nb[] follows ne[] in every GGML: size_t nb[4] after int64_t ne[4]. */
+	if (bpf_probe_read_user(&e->type, sizeof(e->type), (void *)(ids + layout.tensor_type)) ||
+	    bpf_probe_read_user(e->ne, sizeof(e->ne), (void *)(ids + layout.tensor_ne)) ||
+	    bpf_probe_read_user(&e->nb1, sizeof(e->nb1), (void *)(ids + layout.tensor_ne + 32 + 8)) ||
+	    bpf_probe_read_user(&data, sizeof(data), (void *)(ids + layout.tensor_data)) || !data)
+		goto lost;
+	if (e->ne[0] < 1 || e->ne[0] > PI_EXPERT_MAX_USED || e->ne[1] < 1 ||
+	    e->nb1 < (__u64)e->ne[0] * 4 || e->nb1 > PI_EXPERT_CHUNK_BYTES)
+		goto lost;
+	x.data = data;
+	x.rows_per_chunk = (PI_EXPERT_CHUNK_BYTES - e->ne[0] * 4) / e->nb1 + 1;
+	n_chunks = (e->ne[1] + x.rows_per_chunk - 1) / x.rows_per_chunk;
+	if (n_chunks > PI_EXPERT_MAX_CHUNKS)
+		goto lost;
+	bpf_loop(n_chunks, send_expert_chunk, &x, 0);
+	if (!x.failed)
+		goto out;
+lost:
+	count_lost(PI_EV_EXPERT);
+out:
+	__sync_fetch_and_add(&v->busy, -1);
 	return 0;
 }
 

@@ -27,7 +27,8 @@ enum pi_event_kind {
 	PI_EV_LIB_LOADED = 7,	 /* the dynamic loader added a library */
 	PI_EV_THREAD = 8,	 /* first record of a thread: its name */
 	PI_EV_NODE_END = 9,	 /* one-probe node level: a unit ended on one thread */
-	PI_EV_KIND_MAX = 10,
+	PI_EV_EXPERT = 10,	 /* --moe: expert ids of one MUL_MAT_ID node (a chunk) */
+	PI_EV_KIND_MAX = 11,
 };
 
 /* Indexes of the per-kind loss counters (map `lost`). */
@@ -113,6 +114,69 @@ struct pi_node_end_event {
 #define PI_NLB_PARAMS_SHIFT 48
 #endif
 
+/* Counters per node (--counters): one perf event per CPU and counter in the
+ * map `pmc`, at index cpu * PI_PMC_SLOTS + slot; the last slot of each CPU
+ * is the guard (context switches on that CPU), which tells whether the
+ * thread was switched out between two readings. */
+#ifndef PI_MAX_COUNTERS
+#define PI_MAX_COUNTERS 8
+#define PI_PMC_SLOTS (PI_MAX_COUNTERS + 1)
+#define PI_PMC_GUARD PI_MAX_COUNTERS
+/* pi_pmc_delta.why: whether the row's two readings can be compared at all. */
+#define PI_PMC_OK 0
+#define PI_PMC_NO_BASE 1  /* no earlier reading of this thread in this graph */
+#define PI_PMC_MIGRATED 2 /* the readings were taken on different CPUs */
+#define PI_PMC_SWITCHED 3 /* the CPU switched tasks in between (guard moved) */
+#endif
+
+/* Counter deltas carried by node records when counters are on: the record is
+ * then struct pi_node_pmc_event / pi_node_end_pmc_event (told by its size). */
+struct pi_pmc_delta {
+	__u64 base_ts_ns; /* when the earlier reading was taken (0: none) */
+	__u32 base_cpu;
+	__u8 why;	  /* PI_PMC_* */
+	__u8 valid;	  /* bit k: delta[k] read at both ends, counter ran throughout */
+	__u16 pad;
+	__u64 delta[PI_MAX_COUNTERS];
+};
+
+struct pi_node_pmc_event {
+	struct pi_node_event node; /* delta: node start to this barrier call */
+	struct pi_pmc_delta pmc;
+};
+
+struct pi_node_end_pmc_event {
+	struct pi_node_end_event end; /* delta: this thread's previous end to this one */
+	struct pi_pmc_delta pmc;
+};
+
+/* --moe: the ids tensor (src[2], I32, ne[0] x ne[1], rows nb[1] apart) of a
+ * MUL_MAT_ID node, read by thread 0 when the node starts (its inputs are
+ * final then; by the graph's end GGML's allocator has reused their memory).
+ * A node's rows come in chunks: data holds the raw bytes from row row_first
+ * to the end of row row_first + n_rows - 1, stride included. BPF counts a
+ * node it could not send whole in `lost` (a diagnostic: the trace's count
+ * comes from the structure, collector-c/src/expert_routing.c). */
+#ifndef PI_EXPERT_CHUNK_BYTES
+#define PI_EXPERT_CHUNK_BYTES 8192
+#define PI_EXPERT_MAX_CHUNKS 64
+#define PI_EXPERT_MAX_USED 64 /* ne[0] above this is not an ids tensor we read */
+#endif
+struct pi_expert_event {
+	struct pi_hdr hdr;
+	__u64 graph_id;
+	__u64 tensor; /* the MUL_MAT_ID node */
+	__u64 ids;    /* its src[2] */
+	__u64 ts_ns;
+	__s64 ne[4];  /* of the ids tensor */
+	__u64 nb1;
+	__u32 type;   /* of the ids tensor (GGML_TYPE_I32) */
+	__u32 row_first;
+	__u32 n_rows;
+	__u32 n_bytes; /* of data that follow */
+	__u8 data[PI_EXPERT_CHUNK_BYTES];
+};
+
 struct pi_struct_node_event {
 	struct pi_hdr hdr;
 	__u64 structure_id;
@@ -160,7 +224,7 @@ struct pi_thread_state {
 	__u64 node_tensor;
 	__u64 node_graph_id;
 	__u32 node_ith;
-	__u32 pad;
+	__u32 token_level; /* level_now when this thread's llama_decode began (enum pi_level) */
 	__u64 graph_id; /* graph this thread started (graph_enter) */
 };
 

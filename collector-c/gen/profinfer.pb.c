@@ -133,6 +133,9 @@ PB_BIND(profinfer_v1_FetchTrace, profinfer_v1_FetchTrace, AUTO)
 PB_BIND(profinfer_v1_DeleteTrace, profinfer_v1_DeleteTrace, AUTO)
 
 
+PB_BIND(profinfer_v1_MarkTrace, profinfer_v1_MarkTrace, AUTO)
+
+
 PB_BIND(profinfer_v1_Subscribe, profinfer_v1_Subscribe, AUTO)
 
 

@@ -250,8 +250,20 @@ typedef struct _profinfer_v1_NodeEventBatch {
 
 typedef struct _profinfer_v1_CounterColumn {
     uint32_t counter_id; /* CounterDescriptor.counter_id */
+    /* One per measured row, in row order: every row not in unmeasured_row. */
     pb_size_t delta_count;
-    uint64_t *delta; /* one per row */
+    uint64_t *delta;
+    /* Rows (indexes, ascending) whose delta was not measured: no earlier
+ reading on this thread in this graph, the thread moved to another CPU or
+ the CPU switched tasks in between, a record was lost, or the counter did
+ not run the whole time. They have no value, not a zero. */
+    pb_size_t unmeasured_row_count;
+    uint32_t *unmeasured_row;
+    /* false: a delta covers its row's compute (node start to barrier entry).
+ true (one probe per node): it covers from this thread's previous barrier
+ entry to this row's, i.e. the previous row's barrier_ns plus this row's
+ compute_ns. */
+    bool includes_previous_barrier; /* Next id: 5. */
 } profinfer_v1_CounterColumn;
 
 /* The structure of a distinct graph: captured once per distinct graph. */
@@ -461,6 +473,14 @@ typedef struct _profinfer_v1_DeleteTrace {
     char trace_id[64]; /* Next id: 2. */
 } profinfer_v1_DeleteTrace;
 
+/* Marks a stored trace for the next batch pull (`profinfer-host pull`), or
+ clears the mark; TraceEntry.marked_for_pull reports it. Answered with Ack,
+ or Error NOT_FOUND for an unknown trace id. */
+typedef struct _profinfer_v1_MarkTrace {
+    char trace_id[64]; /* an id from TraceList, never a path */
+    bool marked; /* true: pull it next time; false: clear */
+} profinfer_v1_MarkTrace;
+
 /* Stream a running session's trace bytes from `offset`. */
 typedef struct _profinfer_v1_Subscribe {
     char session_id[64];
@@ -480,6 +500,7 @@ typedef struct _profinfer_v1_ClientMessage {
         profinfer_v1_FetchTrace fetch;
         profinfer_v1_DeleteTrace delete;
         profinfer_v1_Subscribe subscribe;
+        profinfer_v1_MarkTrace mark;
     } msg;
 } profinfer_v1_ClientMessage;
 
@@ -646,6 +667,7 @@ extern "C" {
 
 
 
+
 #define profinfer_v1_Error_code_ENUMTYPE profinfer_v1_ErrorCode
 
 
@@ -676,7 +698,7 @@ extern "C" {
 #define profinfer_v1_TokenEvent_init_default     {0, 0, 0, 0, 0, 0, 0, 0, 0}
 #define profinfer_v1_GraphEvent_init_default     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 #define profinfer_v1_NodeEventBatch_init_default {0, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0}
-#define profinfer_v1_CounterColumn_init_default  {0, 0, NULL}
+#define profinfer_v1_CounterColumn_init_default  {0, 0, NULL, 0, NULL, 0}
 #define profinfer_v1_GraphStructure_init_default {0, 0, 0, NULL, 0, NULL, 0}
 #define profinfer_v1_GraphNode_init_default      {0, 0, 0, 0, {0, 0, 0, 0}, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}
 #define profinfer_v1_TensorInfo_init_default     {0, 0, 0, {0, 0, 0, 0}, 0, 0, 0}
@@ -700,6 +722,7 @@ extern "C" {
 #define profinfer_v1_ListTraces_init_default     {0}
 #define profinfer_v1_FetchTrace_init_default     {"", 0}
 #define profinfer_v1_DeleteTrace_init_default    {""}
+#define profinfer_v1_MarkTrace_init_default      {"", 0}
 #define profinfer_v1_Subscribe_init_default      {"", 0}
 #define profinfer_v1_Error_init_default          {_profinfer_v1_ErrorCode_MIN, NULL}
 #define profinfer_v1_SessionStarted_init_default {NULL, NULL}
@@ -727,7 +750,7 @@ extern "C" {
 #define profinfer_v1_TokenEvent_init_zero        {0, 0, 0, 0, 0, 0, 0, 0, 0}
 #define profinfer_v1_GraphEvent_init_zero        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 #define profinfer_v1_NodeEventBatch_init_zero    {0, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0}
-#define profinfer_v1_CounterColumn_init_zero     {0, 0, NULL}
+#define profinfer_v1_CounterColumn_init_zero     {0, 0, NULL, 0, NULL, 0}
 #define profinfer_v1_GraphStructure_init_zero    {0, 0, 0, NULL, 0, NULL, 0}
 #define profinfer_v1_GraphNode_init_zero         {0, 0, 0, 0, {0, 0, 0, 0}, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}
 #define profinfer_v1_TensorInfo_init_zero        {0, 0, 0, {0, 0, 0, 0}, 0, 0, 0}
@@ -751,6 +774,7 @@ extern "C" {
 #define profinfer_v1_ListTraces_init_zero        {0}
 #define profinfer_v1_FetchTrace_init_zero        {"", 0}
 #define profinfer_v1_DeleteTrace_init_zero       {""}
+#define profinfer_v1_MarkTrace_init_zero         {"", 0}
 #define profinfer_v1_Subscribe_init_zero         {"", 0}
 #define profinfer_v1_Error_init_zero             {_profinfer_v1_ErrorCode_MIN, NULL}
 #define profinfer_v1_SessionStarted_init_zero    {NULL, NULL}
@@ -877,6 +901,8 @@ extern "C" {
 #define profinfer_v1_NodeEventBatch_thread_index_tag 10
 #define profinfer_v1_CounterColumn_counter_id_tag 1
 #define profinfer_v1_CounterColumn_delta_tag     2
+#define profinfer_v1_CounterColumn_unmeasured_row_tag 3
+#define profinfer_v1_CounterColumn_includes_previous_barrier_tag 4
 #define profinfer_v1_GraphStructure_structure_id_tag 1
 #define profinfer_v1_GraphStructure_pid_tag      2
 #define profinfer_v1_GraphStructure_nodes_tag    3
@@ -982,6 +1008,8 @@ extern "C" {
 #define profinfer_v1_FetchTrace_trace_id_tag     1
 #define profinfer_v1_FetchTrace_offset_tag       2
 #define profinfer_v1_DeleteTrace_trace_id_tag    1
+#define profinfer_v1_MarkTrace_trace_id_tag      1
+#define profinfer_v1_MarkTrace_marked_tag        2
 #define profinfer_v1_Subscribe_session_id_tag    1
 #define profinfer_v1_Subscribe_offset_tag        2
 #define profinfer_v1_ClientMessage_request_id_tag 1
@@ -994,6 +1022,7 @@ extern "C" {
 #define profinfer_v1_ClientMessage_fetch_tag     8
 #define profinfer_v1_ClientMessage_delete_tag    9
 #define profinfer_v1_ClientMessage_subscribe_tag 10
+#define profinfer_v1_ClientMessage_mark_tag      11
 #define profinfer_v1_Error_code_tag              1
 #define profinfer_v1_Error_message_tag           2
 #define profinfer_v1_SessionStarted_session_id_tag 1
@@ -1266,7 +1295,9 @@ X(a, STATIC,   SINGULAR, UINT32,   thread_index,     10)
 
 #define profinfer_v1_CounterColumn_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT32,   counter_id,        1) \
-X(a, POINTER,  REPEATED, UINT64,   delta,             2)
+X(a, POINTER,  REPEATED, UINT64,   delta,             2) \
+X(a, POINTER,  REPEATED, UINT32,   unmeasured_row,    3) \
+X(a, STATIC,   SINGULAR, BOOL,     includes_previous_barrier,   4)
 #define profinfer_v1_CounterColumn_CALLBACK NULL
 #define profinfer_v1_CounterColumn_DEFAULT NULL
 
@@ -1404,7 +1435,8 @@ X(a, STATIC,   ONEOF,    MESSAGE,  (msg,set_level,msg.set_level),   6) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (msg,list,msg.list),   7) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (msg,fetch,msg.fetch),   8) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (msg,delete,msg.delete),   9) \
-X(a, STATIC,   ONEOF,    MESSAGE,  (msg,subscribe,msg.subscribe),  10)
+X(a, STATIC,   ONEOF,    MESSAGE,  (msg,subscribe,msg.subscribe),  10) \
+X(a, STATIC,   ONEOF,    MESSAGE,  (msg,mark,msg.mark),  11)
 #define profinfer_v1_ClientMessage_CALLBACK NULL
 #define profinfer_v1_ClientMessage_DEFAULT NULL
 #define profinfer_v1_ClientMessage_msg_hello_MSGTYPE profinfer_v1_Hello
@@ -1416,6 +1448,7 @@ X(a, STATIC,   ONEOF,    MESSAGE,  (msg,subscribe,msg.subscribe),  10)
 #define profinfer_v1_ClientMessage_msg_fetch_MSGTYPE profinfer_v1_FetchTrace
 #define profinfer_v1_ClientMessage_msg_delete_MSGTYPE profinfer_v1_DeleteTrace
 #define profinfer_v1_ClientMessage_msg_subscribe_MSGTYPE profinfer_v1_Subscribe
+#define profinfer_v1_ClientMessage_msg_mark_MSGTYPE profinfer_v1_MarkTrace
 
 #define profinfer_v1_ServerMessage_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT64,   request_id,        1) \
@@ -1492,6 +1525,12 @@ X(a, STATIC,   SINGULAR, UINT64,   offset,            2)
 X(a, STATIC,   SINGULAR, STRING,   trace_id,          1)
 #define profinfer_v1_DeleteTrace_CALLBACK NULL
 #define profinfer_v1_DeleteTrace_DEFAULT NULL
+
+#define profinfer_v1_MarkTrace_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, STRING,   trace_id,          1) \
+X(a, STATIC,   SINGULAR, BOOL,     marked,            2)
+#define profinfer_v1_MarkTrace_CALLBACK NULL
+#define profinfer_v1_MarkTrace_DEFAULT NULL
 
 #define profinfer_v1_Subscribe_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, STRING,   session_id,        1) \
@@ -1605,6 +1644,7 @@ extern const pb_msgdesc_t profinfer_v1_SetLevel_msg;
 extern const pb_msgdesc_t profinfer_v1_ListTraces_msg;
 extern const pb_msgdesc_t profinfer_v1_FetchTrace_msg;
 extern const pb_msgdesc_t profinfer_v1_DeleteTrace_msg;
+extern const pb_msgdesc_t profinfer_v1_MarkTrace_msg;
 extern const pb_msgdesc_t profinfer_v1_Subscribe_msg;
 extern const pb_msgdesc_t profinfer_v1_Error_msg;
 extern const pb_msgdesc_t profinfer_v1_SessionStarted_msg;
@@ -1658,6 +1698,7 @@ extern const pb_msgdesc_t profinfer_v1_Ack_msg;
 #define profinfer_v1_ListTraces_fields &profinfer_v1_ListTraces_msg
 #define profinfer_v1_FetchTrace_fields &profinfer_v1_FetchTrace_msg
 #define profinfer_v1_DeleteTrace_fields &profinfer_v1_DeleteTrace_msg
+#define profinfer_v1_MarkTrace_fields &profinfer_v1_MarkTrace_msg
 #define profinfer_v1_Subscribe_fields &profinfer_v1_Subscribe_msg
 #define profinfer_v1_Error_fields &profinfer_v1_Error_msg
 #define profinfer_v1_SessionStarted_fields &profinfer_v1_SessionStarted_msg
@@ -1710,6 +1751,7 @@ extern const pb_msgdesc_t profinfer_v1_Ack_msg;
 #define profinfer_v1_ListTraces_size             0
 #define profinfer_v1_LossCount_size              13
 #define profinfer_v1_LossStats_size              491
+#define profinfer_v1_MarkTrace_size              67
 #define profinfer_v1_ProbeSpec_size              427
 #define profinfer_v1_QosRule_size                26
 #define profinfer_v1_QosSample_size              60

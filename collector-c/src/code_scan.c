@@ -296,7 +296,8 @@ fail_blk:
 		cs_free(blk, got);
 		goto fail;
 	}
-	qsort(d->targets, d->n_targets, sizeof(*d->targets), cmp_u64);
+	if (d->n_targets) /* qsort(NULL, 0) is undefined */
+		qsort(d->targets, d->n_targets, sizeof(*d->targets), cmp_u64);
 	return 0;
 fail:
 	decoded_free(d);
@@ -305,7 +306,7 @@ fail:
 
 static bool is_target(const struct decoded *d, uint64_t addr)
 {
-	return bsearch(&addr, d->targets, d->n_targets, sizeof(addr), cmp_u64) != NULL;
+	return d->n_targets && bsearch(&addr, d->targets, d->n_targets, sizeof(addr), cmp_u64) != NULL;
 }
 
 static ssize_t index_at(const struct decoded *d, uint64_t addr)

@@ -16,10 +16,15 @@
 
 #include "elf_file.h"
 #include "engine_info.h"
+#include "expert_routing.h"
 #include "graph_assembler.h"
 #include "layout.h"
+#include "level_switch.h"
 #include "llama.skel.h"
+#include "perf_counters.h"
 #include "proc_maps.h"
+#include "qos.h"
+#include "sched_tracer.h"
 #include "stream_writer.h"
 #include "trace_emit.h"
 #include "uprobe_attach.h"
@@ -39,6 +44,39 @@ struct pending_names {
 	struct pi_engine_names names;
 };
 
+/* Level switching, sampling and QoS (the block before pi_collector__free). */
+#define PI_MAX_PENDING_CHANGES 16
+#define PI_MAX_NODE_SPANS 32
+
+struct pending_change {
+	uint64_t ts_ns;	   /* when level_now changed (CLOCK_MONOTONIC) */
+	enum pi_level from, to;
+	char reason[96];
+};
+
+struct level_state {
+	struct pi_level_switch *ls;
+	struct pi_qos qos;
+	enum pi_level level;	 /* policy: the session's, a client's or the QoS rule's */
+	enum pi_level bpf_level; /* level_now in BPF: what tokens starting now record */
+	bool gated;		 /* level_gate set in BPF */
+	/* Node probes attached over [from, to) (to 0: still attached). */
+	uint64_t span_from[PI_MAX_NODE_SPANS], span_to[PI_MAX_NODE_SPANS];
+	unsigned n_spans;
+	/* Lowering waits for tokens begun at the higher level (or a deadline). */
+	bool detach_pending;
+	enum pi_level detach_to;
+	uint64_t detach_before_ns, detach_deadline_ns;
+	/* LevelChange packets wait for their first complete token. */
+	struct pending_change pending[PI_MAX_PENDING_CHANGES];
+	unsigned n_pending;
+	/* Sampling: node level on one token in N. */
+	uint32_t sample_n;
+	uint64_t last_token_ns; /* duration of the last single-token call */
+	uint64_t last_qos_ns;
+	struct pi_qos_sample last_sample;
+};
+
 struct pi_collector {
 	struct pi_collector_opts o;
 	struct llama_bpf *skel;
@@ -46,6 +84,9 @@ struct pi_collector {
 	struct pi_writer *w;
 	struct pi_emit *emit;
 	struct pi_assembler *assembler;
+	struct pi_routing *routing; /* --moe only */
+	struct pi_sched_tracer *sched; /* --sched only */
+	struct pi_counter_set counters; /* --counters only (n == 0: off) */
 	struct bpf_link **links;
 	size_t n_links, cap_links;
 	struct module modules[PI_MAX_MODULES];
@@ -73,9 +114,15 @@ struct pi_collector {
 	uint64_t recorded[PI_EV_KIND_MAX];
 	char *err;
 	size_t errlen;
+	struct level_state lv; /* level switching, sampling, QoS: see on_token() */
 };
 
 static void choose_layout_now(struct pi_collector *c);
+static void on_token(struct pi_collector *c, const struct pi_token_event *e);
+static int level_init(struct pi_collector *c, char *err, size_t errlen);
+static void level_poll(struct pi_collector *c);
+static void level_finish(struct pi_collector *c);
+static void read_lost(struct pi_collector *c);
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -128,9 +175,10 @@ static void on_graph(void *ctx, const struct pi_graph *g, const struct pi_struct
 {
 	struct pi_collector *c = ctx;
 
-	(void)s;
 	c->stats.graphs++;
 	pi_emit__graph(c->emit, g);
+	if (c->routing)
+		pi_routing__graph(c->routing, g, s, c->emit);
 }
 
 /* ---- ring buffer ------------------------------------------------------ */
@@ -180,7 +228,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 	case PI_EV_TOKEN: {
 		RECORD(struct pi_token_event, e);
 		c->stats.tokens++;
-		pi_emit__token(c->emit, &e, ++c->token_seq, c->o.level >= PI_LEVEL_NODE);
+		on_token(c, &e);
 		break;
 	}
 	case PI_EV_GRAPH_BEGIN: {
@@ -197,11 +245,25 @@ static int handle_event(void *ctx, void *data, size_t size)
 	}
 	case PI_EV_NODE: {
 		RECORD(struct pi_node_event, e);
+		if (c->counters.n_live && size >= sizeof(struct pi_node_pmc_event)) {
+			struct pi_node_pmc_event pe;
+
+			memcpy(&pe, data, sizeof(pe));
+			err = pi_assembler__node_pmc(c->assembler, &e, &pe.pmc);
+			break;
+		}
 		err = pi_assembler__node(c->assembler, &e);
 		break;
 	}
 	case PI_EV_NODE_END: {
 		RECORD(struct pi_node_end_event, e);
+		if (c->counters.n_live && size >= sizeof(struct pi_node_end_pmc_event)) {
+			struct pi_node_end_pmc_event pe;
+
+			memcpy(&pe, data, sizeof(pe));
+			err = pi_assembler__node_end_pmc(c->assembler, &e, &pe.pmc);
+			break;
+		}
 		err = pi_assembler__node_end(c->assembler, &e);
 		break;
 	}
@@ -215,6 +277,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 		err = pi_assembler__struct_src(c->assembler, &e);
 		break;
 	}
+	case PI_EV_EXPERT: /* variable size: the routing module checks it */
+		if (c->routing)
+			err = pi_routing__record(c->routing, data, size);
+		break;
 	case PI_EV_THREAD: {
 		RECORD(struct pi_thread_event, e);
 		char name[sizeof(e.comm) + 1];
@@ -303,8 +369,8 @@ static int attach_plan(struct pi_collector *c, pid_t pid, const char *path,
 				offsets[n++] = plan->probes[i].offset;
 				symbol = plan->probes[i].symbol;
 			}
-		if (!n)
-			continue;
+		if (!n || pi_level_switch__kind_level(k))
+			continue; /* graph and node probes: level_switch.c */
 		e = pi_uprobe__attach(program_for(c, k), c->multi, is_return_probe(k), pid, path, offsets,
 				      k == PI_PROBE_NODE_LOOP_BARRIER ? cookies : NULL, n, keep_link, c);
 		if (e) {
@@ -344,6 +410,10 @@ static void emit_engine_names(struct pi_collector *c, pid_t pid, const struct pi
 			c->op_unary = i;
 		else if (!strcmp(names.ops[i], "GLU"))
 			c->op_glu = i;
+		else if (!strcmp(names.ops[i], "MUL_MAT_ID") && c->routing) {
+			pi_routing__set_op(c->routing, i);
+			c->skel->bss->moe_op = i; /* moe_dispatch starts reading */
+		}
 	}
 	if (c->layout_chosen) {
 		pi_emit__engine(c->emit, pid, names.ops, names.n_ops, names.unary, names.n_unary,
@@ -386,6 +456,33 @@ static void choose_layout_now(struct pi_collector *c)
 	}
 }
 
+/* --moe: moe_dispatch on the compute loop's dispatcher calls (the sites of
+ * two-probe node level), whatever the level and node-probe mode. */
+static int attach_moe(struct pi_collector *c, pid_t pid, const char *path,
+		      const struct pi_elf_file *f, char *err, size_t errlen)
+{
+	struct pi_probe_plan plan;
+	unsigned long offsets[64];
+	size_t n = 0;
+	int e;
+
+	if ((e = pi_probe_plan__build(f, PI_LEVEL_NODE, PI_NODE_PROBES_TWO, &plan))) {
+		set_err(err, errlen, "failed to plan the --moe probes for %s: %s", path, strerror(-e));
+		return e;
+	}
+	for (size_t i = 0; i < plan.n && n < 64; i++)
+		if (plan.probes[i].kind == PI_PROBE_NODE_DISPATCH)
+			offsets[n++] = plan.probes[i].offset;
+	if (!n)
+		fprintf(stderr, "warning: %s: no dispatcher call in the compute loop: no expert routing "
+				"(--moe) from it\n", path);
+	else if ((e = pi_uprobe__attach(c->skel->progs.moe_dispatch, c->multi, false, pid, path, offsets,
+				       NULL, n, keep_link, c)))
+		set_err(err, errlen, "failed to attach moe_dispatch in %s: %s", path, strerror(-e));
+	pi_probe_plan__free(&plan);
+	return e;
+}
+
 /* Plans and attaches the probes of one file for one target. */
 static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint64_t dev,
 		       uint64_t inode, char *err, size_t errlen)
@@ -422,6 +519,10 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 		if (plan.has_graph)
 			choose_layout_now(c);
 		e = attach_plan(c, pid, path, &plan, err, errlen);
+		if (!e)
+			e = pi_level_switch__add(c->lv.ls, pid, path, &plan, err, errlen);
+		if (!e && plan.has_graph && c->routing)
+			e = attach_moe(c, pid, path, f, err, errlen);
 		if (!e && engine) {
 			c->has_engine = true;
 			c->stats.modules_attached++;
@@ -527,10 +628,29 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 	}
 	if (!c->o.structure && c->o.level >= PI_LEVEL_NODE)
 		c->o.structure = true; /* node rows are placed by their structure */
+	if (c->o.moe && c->o.level < PI_LEVEL_GRAPH) {
+		e = -EINVAL;
+		set_err(err, errlen, "--moe needs graph or node level (it reads the ids while a graph runs)");
+		goto fail;
+	}
+	if (c->o.moe)
+		c->o.structure = true; /* routing is placed by its node's structure */
 	libbpf_set_print(o->verbose ? libbpf_print_verbose : libbpf_print);
 	if ((e = choose_layout(c, err, errlen)))
 		goto fail;
 
+	/* Counters: a bad name fails here, before anything is loaded or attached;
+	 * one that cannot be opened is said up front and recorded as not live. */
+	if (o->counters) {
+		if ((e = pi_counters__parse(o->counters, &c->counters, err, errlen)))
+			goto fail;
+		if ((e = pi_counters__open(&c->counters, err, errlen)))
+			goto fail;
+		for (size_t i = 0; i < c->counters.n; i++)
+			if (!c->counters.counters[i].live)
+				fprintf(stderr, "warning: counter '%s' not recorded: %s\n",
+					c->counters.counters[i].name, c->counters.counters[i].error);
+	}
 	c->skel = llama_bpf__open();
 	if (!c->skel) {
 		e = -errno;
@@ -548,33 +668,54 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 	c->multi = pi_uprobe_multi__supported();
 	for (int k = 0; k < PI_PROBE_KIND_COUNT; k++)
 		pi_uprobe__prepare(program_for(c, k), c->multi);
+	pi_uprobe__prepare(c->skel->progs.moe_dispatch, c->multi);
+	bpf_program__set_autoload(c->skel->progs.moe_dispatch, c->o.moe);
 	/* bpf_get_attach_cookie would not load here: leave the program out. */
 	if (c->o.node_probes == PI_NODE_PROBES_TWO)
 		bpf_program__set_autoload(c->skel->progs.node_loop_barrier, false);
 	c->skel->rodata->capture_structure = c->o.structure;
 	c->skel->rodata->wakeup_bytes = (uint64_t)kib * 1024 / 4;
 	c->skel->bss->trap_only = getenv("PROFINFER_TRAP_ONLY") != NULL; /* bench/ only */
+	c->skel->rodata->n_counters = c->counters.n_live;
+	if (c->counters.n_live)
+		bpf_map__set_max_entries(c->skel->maps.pmc, c->counters.ncpu * PI_PMC_SLOTS);
 	e = llama_bpf__load(c->skel);
 	if (e) {
 		set_err(err, errlen, "failed to load the BPF programs: %s%s", strerror(-e),
 			e == -EPERM ? " (run as root, or grant CAP_BPF and CAP_PERFMON)" : "");
 		goto fail;
 	}
+	if (c->counters.n_live &&
+	    (e = pi_counters__fill_map(&c->counters, bpf_map__fd(c->skel->maps.pmc), err, errlen)))
+		goto fail;
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_event, c, NULL);
 	if (!c->rb) {
 		e = -errno;
 		set_err(err, errlen, "failed to create the ring buffer reader: %s", strerror(-e));
 		goto fail;
 	}
+	if ((e = level_init(c, err, errlen)))
+		goto fail;
 	c->w = pi_writer__new_fd(o->out_fd);
 	c->emit = c->w ? pi_emit__new(c->w) : NULL;
 	sink = (struct pi_assembler_sink){ .ctx = c, .structure = on_structure, .graph = on_graph };
 	c->assembler = pi_assembler__new(&sink);
-	if (!c->w || !c->emit || !c->assembler) {
+	c->routing = c->o.moe ? pi_routing__new() : NULL;
+	if (!c->w || !c->emit || !c->assembler || (c->o.moe && !c->routing)) {
 		e = -ENOMEM;
 		set_err(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (c->counters.n_live) {
+		uint32_t ids[PI_MAX_COUNTERS];
+
+		for (size_t k = 0; k < c->counters.n_live; k++)
+			ids[k] = pi_counters__by_slot(&c->counters, k)->id;
+		pi_assembler__set_counters(c->assembler, c->counters.n_live);
+		pi_emit__set_counters(c->emit, ids, c->counters.n_live);
+	}
+	if (o->sched && (e = pi_sched_tracer__new(c->rb, c->w, c->emit, 0, &c->sched, err, errlen)))
+		goto fail;
 	*out = c;
 	return 0;
 fail:
@@ -594,9 +735,25 @@ static void write_session(struct pi_collector *c)
 		.pids = c->pids,
 		.n_pids = c->n_pids,
 		.ring_buffer_kib = c->o.ring_buffer_kib,
+		.sample_every_n_tokens = c->lv.sample_n,
+		.qos = c->lv.qos.rule_on ? &c->lv.qos.rule : NULL,
+		.sched = c->sched != NULL,
+		.moe = c->routing != NULL,
 	};
+	const char *counters[PI_MAX_COUNTERS];
+
+	for (size_t i = 0; i < c->counters.n; i++)
+		counters[i] = c->counters.counters[i].name;
+	d.counters = counters;
+	d.n_counters = c->counters.n;
 
 	pi_emit__session(c->emit, &d);
+	for (size_t i = 0; i < c->counters.n; i++) {
+		const struct pi_counter *k = &c->counters.counters[i];
+
+		pi_emit__counter(c->emit, k->id, k->name, k->kind, k->perf_type, k->perf_config, k->live,
+				 k->error);
+	}
 }
 
 static int add_target(struct pi_collector *c, pid_t pid, char *err, size_t errlen)
@@ -608,6 +765,15 @@ static int add_target(struct pi_collector *c, pid_t pid, char *err, size_t errle
 		return -E2BIG;
 	}
 	c->pids[c->n_pids++] = pid;
+	if (c->sched) {
+		int e = pi_sched_tracer__add_target(c->sched, pid);
+
+		if (e) {
+			set_err(err, errlen, "failed to add process %d to the scheduler filter: %s", (int)pid,
+				strerror(-e));
+			return e;
+		}
+	}
 	return 0;
 }
 
@@ -684,6 +850,10 @@ int pi_collector__poll(struct pi_collector *c, int timeout_ms)
 {
 	int n = ring_buffer__poll(c->rb, timeout_ms);
 
+	/* Hot records are submitted without a wake-up, and epoll reports
+	 * nothing for them: the timeout is the wake-up, so read them now. */
+	if (n == 0)
+		n = ring_buffer__consume(c->rb);
 	if (n < 0)
 		return n;
 	/* Libraries loaded since: attach before their code runs. */
@@ -694,12 +864,21 @@ int pi_collector__poll(struct pi_collector *c, int timeout_ms)
 		if (scan_pid(c, pid, err, sizeof(err)) && c->o.verbose)
 			fprintf(stderr, "warning: %s\n", err);
 	}
+	/* Scheduler batches follow SessionInfo, which the layout decision writes. */
+	if (c->sched && c->layout_chosen)
+		pi_sched_tracer__flush(c->sched, now_ns(), false);
+	level_poll(c);
 	/* Whole packets reach the file at every poll: a reader (or a crash)
 	 * sees at most one poll interval less than was recorded. */
 	pi_writer__flush(c->w);
 	if (c->finished)
 		return -ECANCELED;
 	return n;
+}
+
+int pi_collector__fd(const struct pi_collector *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
 }
 
 /* The collector's loss accounting uses the trace's EventKind numbering. */
@@ -757,15 +936,52 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 	for (size_t i = 0; i < c->n_links; i++)
 		bpf_link__destroy(c->links[i]);
 	c->n_links = 0;
+	pi_level_switch__detach_all(c->lv.ls);
+	if (c->sched)
+		pi_sched_tracer__detach(c->sched);
 	ring_buffer__consume(c->rb);
+	if (c->sched)
+		pi_sched_tracer__flush(c->sched, now_ns(), true);
 	pi_assembler__flush(c->assembler, now_ns());
 	read_lost(c);
 	as = pi_assembler__stats(c->assembler);
 	to_event_kinds(c->stats.lost, lost);
 	to_event_kinds(c->recorded, recorded);
+	if (c->routing) {
+		const struct pi_routing_stats *rs = pi_routing__stats(c->routing);
+
+		pi_routing__flush(c->routing);
+		/* Counted against the structure, so a record lost in BPF counts once. */
+		lost[7] = pi_routing__dropped(c->routing);
+		recorded[7] = rs->emitted;
+		if (c->o.verbose)
+			fprintf(stderr, "debug: expert routing: %llu written, %llu missing (%llu invalid, "
+					"%llu too large, %llu partial), %llu unplaced\n",
+				(unsigned long long)rs->emitted, (unsigned long long)rs->missing,
+				(unsigned long long)rs->invalid, (unsigned long long)rs->too_large,
+				(unsigned long long)rs->partial, (unsigned long long)rs->unplaced);
+	}
 	lost[3] += as->node_unattributed + as->node_unresolved;
 	recorded[3] = as->node_rows;
 	recorded[2] = as->graphs;
+	if (c->counters.n_live) {
+		/* EVENT_KIND_COUNTER: row x counter values written, and not measured. */
+		recorded[6] = as->counter_measured;
+		lost[6] = as->counter_unmeasured;
+		if (as->counter_unmeasured)
+			fprintf(stderr,
+				"profinferd: counters: %llu of %llu node values measured; rows not measured: %llu "
+				"without a base reading (first row of a thread, or a record lost), %llu "
+				"moved CPU, %llu switched out; %llu values not read\n",
+				(unsigned long long)as->counter_measured,
+				(unsigned long long)(as->counter_measured + as->counter_unmeasured),
+				(unsigned long long)as->counter_rows_no_base,
+				(unsigned long long)as->counter_rows_migrated,
+				(unsigned long long)as->counter_rows_switched,
+				(unsigned long long)as->counter_cells_not_read);
+	}
+	if (c->sched)
+		pi_sched_tracer__counts(c->sched, &recorded[5], &lost[5]); /* EVENT_KIND_SCHED */
 	lost[8] = pi_emit__failed(c->emit) + pi_writer__stats(c->w).packets_failed;
 	if (c->o.verbose) {
 		for (int k = 1; k < PI_EV_KIND_MAX; k++)
@@ -777,6 +993,7 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 	}
 	if (c->finished)
 		reason = "stopped: wrong struct layout";
+	level_finish(c);
 	pi_emit__loss(c->emit, now_ns(), lost, recorded, 9);
 	pi_emit__end(c->emit, now_ns(), reason, exit_code, lost, recorded, 9);
 	pi_writer__flush(c->w);
@@ -793,6 +1010,389 @@ void pi_collector__stats(const struct pi_collector *c, struct pi_collector_stats
 	s->bytes_written = pi_writer__stats(c->w).bytes_written;
 }
 
+/* ---- level switching, sampling and QoS ---------------------------------
+ *
+ * Two levels: the policy (lv.level: the session's, a client's, or what the
+ * QoS rule asks) and what BPF records (lv.bpf_level = level_now). Raising
+ * attaches first, then sets level_now; lowering sets level_now first and
+ * detaches once no token begun at the higher level is still running (at
+ * most PI_DETACH_WAIT_NS). A token records at the level it began with.
+ *
+ * Sampling (sample_every_n_tokens = N > 1): node level for one llama_decode
+ * call in N, counted in BPF as calls start (tokens_started, sample_at).
+ * Measured here (x86-64 VM, 2 cores, Linux 6.18, uprobe_multi, profinferd -v):
+ * attaching the node probes of one file takes 0.04 ms before the target
+ * runs, 5-20 ms into a running tiny-model process and up to 85 ms into a
+ * 1.1B one; destroying a link takes 40-300 ms on average, up to 1.1 s (the
+ * kernel waits for RCU grace periods; one synchronous 0.74 s detach held
+ * the reader that long). So links are destroyed in a thread of their own
+ * (level_switch.c), and attaching starts `lead` calls ahead of the
+ * sampled one: enough calls, at the current TPOT, to cover the last attach
+ * time and a poll interval. Where that is N - 1 calls or more (a small model
+ * decoding in a few ms), the probes stay attached and only the BPF gate
+ * moves: the trap cost stays, the recorded data is the same. A sampled call
+ * that began before its probes were ready is not recorded at node level and
+ * the next call to start is sampled instead. */
+
+#define PI_DETACH_WAIT_NS (5ull * 1000000000ull)
+#define PI_QOS_PERIOD_NS 1000000000ull
+
+static bool node_span_covers(const struct level_state *lv, uint64_t start, uint64_t end)
+{
+	for (unsigned i = 0; i < lv->n_spans; i++)
+		if (lv->span_from[i] <= start && (!lv->span_to[i] || end <= lv->span_to[i]))
+			return true;
+	return false;
+}
+
+static void open_node_span(struct level_state *lv, uint64_t ts)
+{
+	if (lv->n_spans && !lv->span_to[lv->n_spans - 1])
+		return;
+	if (lv->n_spans == PI_MAX_NODE_SPANS) { /* forget the oldest */
+		memmove(lv->span_from, lv->span_from + 1, (PI_MAX_NODE_SPANS - 1) * sizeof(uint64_t));
+		memmove(lv->span_to, lv->span_to + 1, (PI_MAX_NODE_SPANS - 1) * sizeof(uint64_t));
+		lv->n_spans--;
+	}
+	lv->span_from[lv->n_spans] = ts;
+	lv->span_to[lv->n_spans++] = 0;
+}
+
+static void close_node_span(struct level_state *lv, uint64_t ts)
+{
+	if (lv->n_spans && !lv->span_to[lv->n_spans - 1])
+		lv->span_to[lv->n_spans - 1] = ts;
+}
+
+static const char *level_name(enum pi_level l)
+{
+	return l >= PI_LEVEL_NODE ? "node" : l == PI_LEVEL_GRAPH ? "graph" : "token";
+}
+
+/* Whether a target thread is inside a llama_decode it began before
+ * `before_ns` at a level above `level`. */
+static bool token_above_in_flight(struct pi_collector *c, uint64_t before_ns, enum pi_level level)
+{
+	int fd = bpf_map__fd(c->skel->maps.threads);
+	__u32 key, next, *prev = NULL;
+	struct pi_thread_state st;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		char path[64];
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st) || !st.token_start_ns ||
+		    st.token_start_ns >= before_ns || st.token_level <= (__u32)level)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u", key);
+		if (!access(path, F_OK))
+			return true;
+	}
+	return false;
+}
+
+static void try_detach(struct pi_collector *c, bool force)
+{
+	struct level_state *lv = &c->lv;
+	uint64_t now = now_ns();
+
+	if (!lv->detach_pending)
+		return;
+	if (!force && now < lv->detach_deadline_ns &&
+	    token_above_in_flight(c, lv->detach_before_ns, lv->detach_to))
+		return;
+	if (lv->detach_to < PI_LEVEL_NODE)
+		close_node_span(lv, now);
+	pi_level_switch__apply(lv->ls, lv->detach_to, NULL, 0);
+	lv->detach_pending = false;
+	if (c->o.verbose)
+		fprintf(stderr, "debug: level %s: probes handed to the detach thread\n", level_name(lv->detach_to));
+}
+
+/* Makes BPF record `to` for tokens that begin from now on. `record`: a
+ * LevelChange packet waits for its first complete token. */
+static int set_bpf_level(struct pi_collector *c, enum pi_level to, const char *reason, bool record)
+{
+	struct level_state *lv = &c->lv;
+	enum pi_level from = lv->bpf_level;
+	char err[512];
+	uint64_t t0, ts;
+	int e;
+
+	if (!lv->gated) {
+		c->skel->bss->level_gate = true;
+		lv->gated = true;
+	}
+	if (to == from)
+		return 0;
+	if (to > from) {
+		if (lv->detach_pending && lv->detach_to < to)
+			lv->detach_pending = false; /* still attached: keep them */
+		if (pi_level_switch__attached(lv->ls) < to) {
+			t0 = now_ns();
+			e = pi_level_switch__apply(lv->ls, to, err, sizeof(err));
+			if (e) {
+				fprintf(stderr, "warning: cannot raise the level to %s: %s\n", level_name(to), err);
+				return e;
+			}
+			if (c->o.verbose)
+				fprintf(stderr, "debug: level %s: probes attached in %.3f ms\n", level_name(to),
+					(now_ns() - t0) / 1e6);
+		}
+		if (to >= PI_LEVEL_NODE)
+			open_node_span(lv, now_ns());
+	}
+	c->skel->data->level_now = to;
+	ts = now_ns();
+	lv->bpf_level = to;
+	if (to < from) {
+		lv->detach_pending = true;
+		lv->detach_to = to;
+		lv->detach_before_ns = ts;
+		lv->detach_deadline_ns = ts + PI_DETACH_WAIT_NS;
+	}
+	if (record) {
+		struct pending_change *p;
+
+		if (lv->n_pending == PI_MAX_PENDING_CHANGES) { /* never completed: say so */
+			p = &lv->pending[0];
+			pi_emit__level_change(c->emit, p->ts_ns, p->from, p->to, p->reason, 0);
+			memmove(lv->pending, lv->pending + 1, (PI_MAX_PENDING_CHANGES - 1) * sizeof(*p));
+			lv->n_pending--;
+		}
+		p = &lv->pending[lv->n_pending++];
+		*p = (struct pending_change){ .ts_ns = ts, .from = from, .to = to };
+		snprintf(p->reason, sizeof(p->reason), "%s", reason);
+	}
+	try_detach(c, false);
+	return 0;
+}
+
+static void emit_qos_sample(struct pi_collector *c)
+{
+	struct level_state *lv = &c->lv;
+	uint64_t now = now_ns();
+
+	if (!c->layout_chosen)
+		return; /* nothing before SessionInfo */
+	read_lost(c);
+	pi_qos__sample(&lv->qos, now, c->stats.events, c->stats.lost_total, &lv->last_sample);
+	lv->last_sample.level = lv->level;
+	lv->last_qos_ns = now;
+	pi_emit__qos(c->emit, &lv->last_sample);
+}
+
+static int change_level(struct pi_collector *c, enum pi_level to, const char *reason, bool by_client)
+{
+	struct level_state *lv = &c->lv;
+	enum pi_level bpf_to = to;
+	int e;
+
+	if (lv->sample_n > 1 && to >= PI_LEVEL_NODE) {
+		/* Sampling resumes: node level again N calls from now. */
+		bpf_to = PI_LEVEL_GRAPH;
+		c->skel->bss->sample_at = c->skel->bss->tokens_started + lv->sample_n;
+	}
+	if ((e = set_bpf_level(c, bpf_to, reason, !(lv->sample_n > 1 && lv->bpf_level == bpf_to))))
+		return e;
+	lv->level = to;
+	pi_qos__level_changed(&lv->qos, to, now_ns(), by_client);
+	if (c->o.verbose)
+		fprintf(stderr, "debug: level %s (%s)\n", level_name(to), reason);
+	emit_qos_sample(c);
+	return 0;
+}
+
+/* Writes the LevelChange packets this token completes: a change is
+ * complete at the first token that began after it, at its level. */
+static void resolve_pending(struct pi_collector *c, const struct pi_token_event *e, uint64_t seq,
+			    enum pi_level ran, bool node)
+{
+	struct level_state *lv = &c->lv;
+
+	for (unsigned k = 0; k < lv->n_pending; k++) {
+		struct pending_change *p = &lv->pending[k];
+
+		if (e->start_ns < p->ts_ns || ran != p->to || (p->to >= PI_LEVEL_NODE && !node))
+			continue;
+		/* Earlier changes no token ran under whole. */
+		for (unsigned i = 0; i < k; i++)
+			pi_emit__level_change(c->emit, lv->pending[i].ts_ns, lv->pending[i].from, lv->pending[i].to,
+					      lv->pending[i].reason, 0);
+		pi_emit__level_change(c->emit, p->ts_ns, p->from, p->to, p->reason, seq);
+		memmove(lv->pending, lv->pending + k + 1, (lv->n_pending - k - 1) * sizeof(*p));
+		lv->n_pending -= k + 1;
+		k = (unsigned)-1; /* the next may complete at this token too */
+	}
+}
+
+/* Calls to attach ahead of the sampled one: the last attach time plus a
+ * poll interval, in calls of the current TPOT. */
+static uint64_t sample_lead(struct pi_collector *c)
+{
+	uint64_t attach = pi_level_switch__last_attach_ns(c->lv.ls);
+	double tpot_ns = c->lv.last_token_ns;
+
+	if (!attach)
+		attach = 20 * 1000000ull; /* before the first one: a guess above what was measured */
+	if (tpot_ns < 1e5)
+		tpot_ns = 1e5;
+	return 1 + (uint64_t)((attach + 100 * 1000000ull) / tpot_ns);
+}
+
+/* Arms the next sample (attaches the node probes) in time, and moves a
+ * sample whose call began before the probes were ready to the next call. */
+static void sample_arm(struct pi_collector *c)
+{
+	struct level_state *lv = &c->lv;
+	__u64 started = c->skel->bss->tokens_started, at = c->skel->bss->sample_at;
+	char why[64];
+
+	if (lv->sample_n < 2 || lv->level < PI_LEVEL_NODE)
+		return;
+	snprintf(why, sizeof(why), "sampling: 1 token in %u", lv->sample_n);
+	if (lv->bpf_level < PI_LEVEL_NODE && started + sample_lead(c) >= at &&
+	    set_bpf_level(c, PI_LEVEL_NODE, why, false)) {
+		fprintf(stderr, "warning: sampling stopped: the node probes cannot be attached\n");
+		lv->sample_n = 0;
+		c->skel->bss->sample_every = 0;
+		return;
+	}
+	if (lv->bpf_level >= PI_LEVEL_NODE && started >= at && c->skel->bss->sample_granted != at)
+		c->skel->bss->sample_at = started + 1;
+}
+
+/* The sampled call ended: its LevelChange pair, the next sample, and the
+ * probes detached unless the next sample is too close to re-attach. */
+static void sample_done(struct pi_collector *c, const struct pi_token_event *e, uint64_t seq, bool node)
+{
+	struct level_state *lv = &c->lv;
+	char why[64];
+
+	snprintf(why, sizeof(why), "sampling: 1 token in %u", lv->sample_n);
+	pi_emit__level_change(c->emit, e->start_ns, PI_LEVEL_GRAPH, PI_LEVEL_NODE, why, node ? seq : 0);
+	pi_emit__level_change(c->emit, e->end_ns, PI_LEVEL_NODE, PI_LEVEL_GRAPH, why, seq + 1);
+	c->skel->bss->sample_at = c->skel->bss->sample_granted + lv->sample_n;
+	if (sample_lead(c) + 1 < lv->sample_n)
+		set_bpf_level(c, PI_LEVEL_GRAPH, why, false);
+}
+
+static void on_token(struct pi_collector *c, const struct pi_token_event *e)
+{
+	struct level_state *lv = &c->lv;
+	uint64_t seq = ++c->token_seq;
+	enum pi_level ran = e->hdr.flags >= PI_LEVEL_TOKEN && e->hdr.flags <= PI_LEVEL_NODE
+				    ? (enum pi_level)e->hdr.flags : PI_LEVEL_TOKEN;
+	bool node = ran >= PI_LEVEL_NODE && node_span_covers(lv, e->start_ns, e->end_ns);
+	char why[128] = "";
+	enum pi_level want;
+
+	pi_emit__token(c->emit, e, seq, node);
+	if (e->n_tokens == 1)
+		lv->last_token_ns = e->end_ns - e->start_ns;
+	resolve_pending(c, e, seq, ran, node);
+	if (lv->sample_n > 1 && lv->level >= PI_LEVEL_NODE && ran >= PI_LEVEL_NODE)
+		sample_done(c, e, seq, node);
+	sample_arm(c);
+	want = pi_qos__token(&lv->qos, e->start_ns, e->end_ns, e->n_tokens > 0 ? (uint32_t)e->n_tokens : 0,
+			     e->ctx, why, sizeof(why));
+	if (want != lv->level && change_level(c, want, why, false))
+		pi_qos__level_changed(&lv->qos, lv->level, now_ns(), false); /* retry after a window */
+}
+
+static int level_init(struct pi_collector *c, char *err, size_t errlen)
+{
+	struct level_state *lv = &c->lv;
+	struct bpf_program *progs[PI_PROBE_KIND_COUNT];
+	int e;
+
+	if ((e = pi_qos__init(&lv->qos, &c->o.qos, c->o.level, err, errlen)))
+		return e;
+	lv->level = lv->bpf_level = c->o.level;
+	lv->sample_n = c->o.sample_every_n_tokens > 1 && c->o.level >= PI_LEVEL_NODE ? c->o.sample_every_n_tokens : 0;
+	if (lv->sample_n > 2)
+		lv->bpf_level = PI_LEVEL_GRAPH; /* attached a call ahead of each sample */
+	for (int k = 0; k < PI_PROBE_KIND_COUNT; k++)
+		progs[k] = program_for(c, k);
+	lv->ls = pi_level_switch__new(progs, c->multi, lv->bpf_level);
+	if (!lv->ls) {
+		set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (lv->bpf_level >= PI_LEVEL_NODE)
+		open_node_span(lv, 0);
+	c->skel->data->level_now = lv->bpf_level;
+	/* The gate is set from the start where the level will move, and at the
+	 * first pi_collector__set_level otherwise. */
+	lv->gated = lv->sample_n > 1 || lv->qos.rule_on;
+	c->skel->bss->level_gate = lv->gated;
+	c->skel->bss->sample_every = lv->sample_n;
+	c->skel->bss->sample_at = lv->sample_n;
+	c->skel->bss->tokens_started = 0;
+	return 0;
+}
+
+/* Every poll: lowering waits for tokens in flight; a QosSample a second. */
+static void level_poll(struct pi_collector *c)
+{
+	try_detach(c, false);
+	sample_arm(c);
+	if (now_ns() - c->lv.last_qos_ns >= PI_QOS_PERIOD_NS)
+		emit_qos_sample(c);
+}
+
+/* End of session: changes no token completed are written with seq 0. */
+static void level_finish(struct pi_collector *c)
+{
+	struct level_state *lv = &c->lv;
+	struct pi_level_switch_cost cost, *k = &cost;
+
+	pi_level_switch__cost(lv->ls, &cost);
+	for (unsigned i = 0; i < lv->n_pending; i++)
+		pi_emit__level_change(c->emit, lv->pending[i].ts_ns, lv->pending[i].from, lv->pending[i].to,
+				      lv->pending[i].reason, 0);
+	lv->n_pending = 0;
+	emit_qos_sample(c);
+	if (c->o.verbose && (k->attaches || k->detaches))
+		fprintf(stderr, "debug: level switching: %llu attaches (mean %.3f ms, max %.3f ms, %llu links), "
+				"%llu detaches (%llu links destroyed, mean %.3f ms per link, max %.3f ms)\n",
+			(unsigned long long)k->attaches, k->attach_ns / 1e6 / (k->attaches ? k->attaches : 1),
+			k->attach_ns_max / 1e6, (unsigned long long)k->links_created,
+			(unsigned long long)k->detaches, (unsigned long long)k->links_destroyed,
+			k->detach_ns / 1e6 / (k->links_destroyed ? k->links_destroyed : 1), k->detach_ns_max / 1e6);
+}
+
+int pi_collector__set_level(struct pi_collector *c, enum pi_level level, const char *reason)
+{
+	if (level < PI_LEVEL_TOKEN || level > PI_LEVEL_NODE)
+		return -EINVAL;
+	/* Probes are planned for the session's level: above it there are none. */
+	if (level > c->o.level)
+		return -EOPNOTSUPP;
+	if (level == c->lv.level)
+		return 0;
+	return change_level(c, level, reason && *reason ? reason : "client", true);
+}
+
+enum pi_level pi_collector__level(const struct pi_collector *c)
+{
+	return c->lv.level;
+}
+
+void pi_collector__qos(const struct pi_collector *c, struct pi_qos_sample *out)
+{
+	*out = c->lv.last_sample;
+	out->ts_ns = now_ns();
+	out->tokens_per_s = pi_qos__tokens_per_s(&c->lv.qos);
+	out->level = c->lv.level;
+}
+
+void pi_collector__level_cost(const struct pi_collector *c, struct pi_level_switch_cost *out)
+{
+	pi_level_switch__cost(c->lv.ls, out);
+}
+
 void pi_collector__free(struct pi_collector *c)
 {
 	if (!c)
@@ -803,8 +1403,12 @@ void pi_collector__free(struct pi_collector *c)
 	for (size_t i = 0; i < c->n_pending_names; i++)
 		pi_engine_info__free(&c->pending_names[i].names);
 	ring_buffer__free(c->rb);
+	pi_level_switch__free(c->lv.ls);
+	pi_sched_tracer__free(c->sched); /* after the reader of its ring */
 	llama_bpf__destroy(c->skel);
 	pi_assembler__free(c->assembler);
+	pi_counters__close(&c->counters);
+	pi_routing__free(c->routing);
 	pi_emit__free(c->emit);
 	if (c->w)
 		pi_writer__free(c->w);

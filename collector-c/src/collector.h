@@ -11,8 +11,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "probe_plan.h"
+#include "qos.h"
 
 struct pi_collector;
+
+/* An extra node-level probe for a non-CPU backend (SessionConfig.probes). */
+struct pi_probe_spec {
+	const char *library;  /* file name or path pattern */
+	const char *function;
+	uint32_t tensor_arg;  /* 0-based argument holding the ggml_tensor * */
+	const char *backend;
+};
 
 struct pi_collector_opts {
 	enum pi_level level;
@@ -22,6 +31,16 @@ struct pi_collector_opts {
 	const char *layout;	   /* NULL/"auto", a profile name, or key=offset overrides */
 	const char *session_id;
 	enum pi_node_probes node_probes; /* node level: auto (default), two, one */
+	bool moe;		   /* expert ids of every MUL_MAT_ID node (expert_routing.h) */
+	bool sched;		   /* sched_switch / sched_waking of the targets' threads */
+	const char *counters;	   /* NULL or "page-faults,cycles,...": counters per node (perf_counters.h) */
+	/* Level switching (pi_collector__set_level) and QoS (qos.h). */
+	uint32_t sample_every_n_tokens; /* node level on one token in N (0, 1: every token) */
+	struct pi_qos_rule qos;		/* min_tokens_per_s 0: measure only */
+	const char *const *op_filter;	/* validated op names; not applied in BPF yet */
+	size_t n_op_filter;
+	const struct pi_probe_spec *probes; /* validated; not attached yet */
+	size_t n_probes;
 	bool verbose;
 };
 
@@ -59,10 +78,35 @@ bool pi_collector__failed(const struct pi_collector *c);
  * of records handled, or -errno (-EINTR when interrupted). */
 int pi_collector__poll(struct pi_collector *c, int timeout_ms);
 
+/* An fd that becomes readable when the ring buffer has records (epoll it
+ * in an event loop, then call pi_collector__poll(c, 0)). The BPF side wakes
+ * it only every quarter of the buffer, so poll on a timer too. */
+int pi_collector__fd(const struct pi_collector *c);
+
 /* Detaches every probe, drains what is left, writes the loss totals and
  * SessionEnd. */
 int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_code);
 
 void pi_collector__stats(const struct pi_collector *c, struct pi_collector_stats *s);
+
+/* Changes the tracing level while the session runs (a client's SetLevel):
+ * detaches the probes above `level`, or attaches them again, in every
+ * attached file of every target; token and graph events go on. Tokens
+ * record at the level their llama_decode began with (TokenEvent.node_level),
+ * and a LevelChange packet names the first token recorded whole at the new
+ * level. Up to the session's own level only (-EOPNOTSUPP above it: its
+ * probes were not planned). Returns 0 or -errno. */
+int pi_collector__set_level(struct pi_collector *c, enum pi_level level, const char *reason);
+
+/* The level in force (the QoS rule may have lowered it). */
+enum pi_level pi_collector__level(const struct pi_collector *c);
+
+/* The latest QoS figures (qos.h): the last periodic sample, with the
+ * current window rate and level. */
+void pi_collector__qos(const struct pi_collector *c, struct pi_qos_sample *out);
+
+struct pi_level_switch_cost;
+/* What attaching / detaching probes has cost so far (level_switch.h). */
+void pi_collector__level_cost(const struct pi_collector *c, struct pi_level_switch_cost *out);
 
 #endif

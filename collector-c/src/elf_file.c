@@ -335,7 +335,8 @@ static int load(const char *path, struct pi_elf_file *f, bool symbols_only)
 		read_debuglink(e, f);
 		if ((err = read_segments(e, f)) || (err = read_imports(e, f)))
 			goto out;
-		qsort(f->relative, f->n_relative, sizeof(*f->relative), cmp_reloc);
+		if (f->n_relative) /* qsort(NULL, 0) is undefined */
+			qsort(f->relative, f->n_relative, sizeof(*f->relative), cmp_reloc);
 	}
 	if ((err = read_symtab(e, f, &cap, SHT_SYMTAB)) || (err = read_symtab(e, f, &cap, SHT_DYNSYM)))
 		goto out;
@@ -509,7 +510,7 @@ int pi_elf_file__read_pointer(const struct pi_elf_file *f, uint64_t vaddr, uint6
 	size_t got = 0;
 	int err;
 
-	r = bsearch(&key, f->relative, f->n_relative, sizeof(key), cmp_reloc);
+	r = f->n_relative ? bsearch(&key, f->relative, f->n_relative, sizeof(key), cmp_reloc) : NULL;
 	if (r) {
 		*out = r->addend;
 		return 0;

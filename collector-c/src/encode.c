@@ -125,6 +125,8 @@ enum {
 	BATCH_THREAD_INDEX = 10,
 	COUNTER_ID = 1,
 	COUNTER_DELTA = 2,
+	COUNTER_UNMEASURED_ROW = 3,
+	COUNTER_INCLUDES_PREVIOUS_BARRIER = 4,
 };
 
 static size_t u64_column_size(const uint64_t *v, size_t n)
@@ -196,7 +198,9 @@ static uint8_t *put_delta_column(uint8_t *p, unsigned field, const uint32_t *ind
 
 static size_t counter_payload(const struct pi_counter_rows *c, size_t n)
 {
-	return scalar_size(c->counter_id) + packed_size(u64_column_size(c->delta, n));
+	return scalar_size(c->counter_id) + packed_size(u64_column_size(c->delta, n - c->n_unmeasured)) +
+	       packed_size(u32_column_size(c->unmeasured, c->n_unmeasured)) +
+	       scalar_size(c->includes_previous_barrier);
 }
 
 static int check_rows(const struct pi_node_rows *r)
@@ -205,9 +209,17 @@ static int check_rows(const struct pi_node_rows *r)
 		return -EINVAL;
 	if (r->n_counters && !r->counters)
 		return -EINVAL;
-	for (size_t c = 0; c < r->n_counters; c++)
-		if (r->n_rows && !r->counters[c].delta)
+	for (size_t c = 0; c < r->n_counters; c++) {
+		const struct pi_counter_rows *col = &r->counters[c];
+
+		if (col->n_unmeasured > r->n_rows || (col->n_unmeasured && !col->unmeasured))
 			return -EINVAL;
+		if (r->n_rows > col->n_unmeasured && !col->delta)
+			return -EINVAL;
+		for (size_t i = 0; i < col->n_unmeasured; i++)
+			if (col->unmeasured[i] >= r->n_rows || (i && col->unmeasured[i] <= col->unmeasured[i - 1]))
+				return -EINVAL;
+	}
 	return 0;
 }
 
@@ -256,9 +268,14 @@ int pi_encode_node_events(const struct pi_node_rows *r, uint8_t *buf, size_t cap
 	for (size_t c = 0; c < r->n_counters; c++) {
 		const struct pi_counter_rows *col = &r->counters[c];
 
+		size_t m = n - col->n_unmeasured;
+
 		p = put_len(p, BATCH_COUNTERS, counter_payload(col, n));
 		p = put_scalar(p, COUNTER_ID, col->counter_id);
-		p = put_u64_column(p, COUNTER_DELTA, col->delta, n, u64_column_size(col->delta, n));
+		p = put_u64_column(p, COUNTER_DELTA, col->delta, m, u64_column_size(col->delta, m));
+		p = put_u32_column(p, COUNTER_UNMEASURED_ROW, col->unmeasured, col->n_unmeasured,
+				   u32_column_size(col->unmeasured, col->n_unmeasured));
+		p = put_scalar(p, COUNTER_INCLUDES_PREVIOUS_BARRIER, col->includes_previous_barrier);
 	}
 	p = put_scalar(p, BATCH_THREAD_INDEX, r->thread_index);
 
@@ -273,7 +290,7 @@ size_t pi_node_events_max_size(size_t n_rows, size_t n_counters)
 	const size_t column = 1 + 10;
 	size_t batch = 4 * (1 + 10) + (1 + 5) +	/* pid, tid, graph_id, start_ns, thread_index */
 		       4 * column + n_rows * (5 + 10 + 10 + 5) +
-		       n_counters * (column + (1 + 5) + column + n_rows * 10);
+		       n_counters * (column + (1 + 5) + 2 * column + n_rows * 10 + 2);
 
 	return 1 + 10 + batch;
 }

@@ -15,6 +15,7 @@
 #ifndef PI_ENCODE_H
 #define PI_ENCODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,7 +42,10 @@ int pi_decode_client_message(const uint8_t *buf, size_t len, profinfer_v1_Client
 
 struct pi_counter_rows {
 	uint32_t counter_id;	/* CounterDescriptor.counter_id */
-	const uint64_t *delta;	/* n_rows values */
+	const uint64_t *delta;	/* n_rows - n_unmeasured values: the measured rows */
+	size_t n_unmeasured;
+	const uint32_t *unmeasured; /* ascending row indexes without a value */
+	bool includes_previous_barrier;
 };
 
 struct pi_node_rows {

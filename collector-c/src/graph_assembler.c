@@ -17,6 +17,7 @@ struct pi_assembler {
 	struct pi_assembler_stats stats;
 	bool *empty_op; /* by op number: GGML's loop skips these nodes */
 	size_t n_ops;
+	uint32_t n_counters; /* counter slots in node records */
 };
 
 /* GGML_TENSOR_FLAG_COMPUTE: the loop skips nodes without it (GGML that has it). */
@@ -66,6 +67,10 @@ static void graph_free(struct pi_graph *g)
 		free(g->threads[i].ends);
 		free(g->threads[i].compute_ns);
 		free(g->threads[i].barrier_ns);
+		free(g->threads[i].pmc_first);
+		free(g->threads[i].pmc_last);
+		free(g->threads[i].end_pmc);
+		free(g->threads[i].row_pmc);
 	}
 	free(g->threads);
 	free(g);
@@ -183,8 +188,23 @@ static struct pi_thread_rows *thread_rows(struct pi_graph *g, uint32_t tid)
 	return &g->threads[g->n_threads++];
 }
 
+int pi_assembler__set_counters(struct pi_assembler *a, uint32_t n)
+{
+	if (n > PI_MAX_COUNTERS)
+		return -EINVAL;
+	a->n_counters = n;
+	return 0;
+}
+
 int pi_assembler__node(struct pi_assembler *a, const struct pi_node_event *e)
 {
+	return pi_assembler__node_pmc(a, e, NULL);
+}
+
+int pi_assembler__node_pmc(struct pi_assembler *a, const struct pi_node_event *e,
+			   const struct pi_pmc_delta *pmc)
+{
+	static const struct pi_pmc_delta none = { .why = PI_PMC_NO_BASE };
 	struct pi_graph *g = open_graph(a, e->graph_id);
 	struct pi_thread_rows *t;
 	struct pi_node_row *last;
@@ -198,14 +218,27 @@ int pi_assembler__node(struct pi_assembler *a, const struct pi_node_event *e)
 		return -ENOMEM;
 	t->ith = e->hdr.aux;
 	last = t->n ? &t->rows[t->n - 1] : NULL;
+	if (a->n_counters && !pmc)
+		pmc = &none;
 	if (last && last->start_ns == e->start_ns && last->tensor == e->tensor) {
 		/* Another barrier call before the next node started. */
-		if (e->end_ns > last->end_last_ns)
+		if (e->end_ns > last->end_last_ns) {
 			last->end_last_ns = e->end_ns;
+			if (pmc)
+				t->pmc_last[t->n - 1] = *pmc;
+		}
 		return 0;
 	}
 	if (grow((void **)&t->rows, &t->cap, t->n + 1, sizeof(*t->rows)))
 		return -ENOMEM;
+	if (pmc) {
+		size_t cap = t->cap_pmc;
+
+		if (grow((void **)&t->pmc_first, &cap, t->n + 1, sizeof(*pmc)) ||
+		    grow((void **)&t->pmc_last, &t->cap_pmc, t->n + 1, sizeof(*pmc)))
+			return -ENOMEM;
+		t->pmc_first[t->n] = t->pmc_last[t->n] = *pmc;
+	}
 	t->rows[t->n++] = (struct pi_node_row){
 		.tensor = e->tensor, .start_ns = e->start_ns, .end_first_ns = e->end_ns,
 		.end_last_ns = e->end_ns, .fused = e->hdr.flags,
@@ -231,6 +264,13 @@ int pi_assembler__set_op_names(struct pi_assembler *a, const char *const *names,
 
 int pi_assembler__node_end(struct pi_assembler *a, const struct pi_node_end_event *e)
 {
+	return pi_assembler__node_end_pmc(a, e, NULL);
+}
+
+int pi_assembler__node_end_pmc(struct pi_assembler *a, const struct pi_node_end_event *e,
+			       const struct pi_pmc_delta *pmc)
+{
+	static const struct pi_pmc_delta none = { .why = PI_PMC_NO_BASE };
 	struct pi_graph *g = open_graph(a, e->graph_id);
 	struct pi_thread_rows *t;
 
@@ -244,6 +284,11 @@ int pi_assembler__node_end(struct pi_assembler *a, const struct pi_node_end_even
 	if (e->hdr.aux != PI_ITH_UNKNOWN) {
 		t->ith = e->hdr.aux;
 		t->ith_known = true;
+	}
+	if (a->n_counters) {
+		if (grow((void **)&t->end_pmc, &t->cap_end_pmc, t->n_ends + 1, sizeof(*t->end_pmc)))
+			return -ENOMEM;
+		t->end_pmc[t->n_ends] = pmc ? *pmc : none;
 	}
 	if (grow((void **)&t->ends, &t->cap_ends, t->n_ends + 1, sizeof(*t->ends)))
 		return -ENOMEM;
@@ -289,6 +334,31 @@ bool pi_structure__node_index(const struct pi_structure *s, uint64_t tensor, uin
 	return hit;
 }
 
+/* Keeps a row's counter deltas only where they cover exactly the row's span:
+ * both readings comparable (same CPU, no task switch, same graph) and the
+ * base reading the one expected (a lost or dropped record breaks the chain).
+ * Everything else is counted, never written as a number. */
+static void check_row_pmc(struct pi_assembler *a, struct pi_pmc_delta *p, bool has_base,
+			  uint64_t base_ts_ns)
+{
+	uint32_t all = (1u << a->n_counters) - 1;
+
+	if (p->why == PI_PMC_MIGRATED)
+		a->stats.counter_rows_migrated++;
+	else if (p->why == PI_PMC_SWITCHED)
+		a->stats.counter_rows_switched++;
+	else if (p->why != PI_PMC_OK || !has_base || p->base_ts_ns != base_ts_ns)
+		a->stats.counter_rows_no_base++;
+	if (p->why != PI_PMC_OK || !has_base || p->base_ts_ns != base_ts_ns) {
+		p->valid = 0;
+	} else {
+		p->valid &= all;
+		a->stats.counter_cells_not_read += a->n_counters - __builtin_popcount(p->valid);
+	}
+	a->stats.counter_measured += __builtin_popcount(p->valid);
+	a->stats.counter_unmeasured += a->n_counters - __builtin_popcount(p->valid);
+}
+
 /* Resolves node indexes, drops rows that cannot be placed (counted), and
  * splits each row into compute and barrier time. The last row of a thread
  * ends at its first barrier call: a second one there is the final barrier
@@ -305,6 +375,10 @@ static int finish_thread(struct pi_assembler *a, struct pi_graph *g, const struc
 			a->stats.node_unresolved++;
 			continue;
 		}
+		if (t->pmc_first) {
+			t->pmc_first[kept] = t->pmc_first[i];
+			t->pmc_last[kept] = t->pmc_last[i];
+		}
 		t->rows[kept++] = r;
 	}
 	t->n = kept;
@@ -312,6 +386,15 @@ static int finish_thread(struct pi_assembler *a, struct pi_graph *g, const struc
 	t->barrier_ns = calloc(kept ? kept : 1, sizeof(uint64_t));
 	if (!t->compute_ns || !t->barrier_ns)
 		return -ENOMEM;
+	if (a->n_counters) {
+		/* A row's delta is the one of the barrier call that ends it. */
+		if (!(t->row_pmc = calloc(kept ? kept : 1, sizeof(*t->row_pmc))))
+			return -ENOMEM;
+		for (size_t i = 0; i < kept; i++) {
+			t->row_pmc[i] = i + 1 < kept ? t->pmc_last[i] : t->pmc_first[i];
+			check_row_pmc(a, &t->row_pmc[i], true, t->rows[i].start_ns);
+		}
+	}
 	for (size_t i = 0; i < kept; i++) {
 		const struct pi_node_row *r = &t->rows[i];
 		uint64_t end = i + 1 < kept ? r->end_last_ns : r->end_first_ns;
@@ -373,7 +456,7 @@ static int rows_from_ends(struct pi_assembler *a, const struct pi_structure *s,
 			return -ENOMEM;
 		t->rows[t->n++] = (struct pi_node_row){
 			.tensor = s->nodes[first].tensor, .end_first_ns = e->ts_ns, .end_last_ns = e->ts_ns,
-			.node_index = first, .last_index = last, .fused = last - first,
+			.node_index = first, .last_index = last, .end_index = k, .fused = last - first,
 		};
 	}
 	return 0;
@@ -438,6 +521,18 @@ static int assemble_ends(struct pi_assembler *a, struct pi_graph *g, const struc
 			t->compute_ns[r] = end - start;
 			t->barrier_ns[r] = next - end;
 		}
+		if (a->n_counters && t->end_pmc) {
+			/* Each delta runs from this thread's previous barrier call: the
+			 * previous row's end. The first row has no such base. */
+			if (!(t->row_pmc = calloc(t->n ? t->n : 1, sizeof(*t->row_pmc)))) {
+				err = -ENOMEM;
+				break;
+			}
+			for (size_t r = 0; r < t->n; r++) {
+				t->row_pmc[r] = t->end_pmc[t->rows[r].end_index];
+				check_row_pmc(a, &t->row_pmc[r], r > 0, r ? t->rows[r - 1].end_last_ns : 0);
+			}
+		}
 		a->stats.node_rows += t->n;
 	}
 	free(release);
@@ -465,6 +560,7 @@ static int deliver(struct pi_assembler *a, struct pi_graph *g)
 		one_probe |= g->threads[i].n_ends > 0;
 	if (one_probe)
 		err = assemble_ends(a, g, s);
+	g->counter_spans_barrier = one_probe;
 	for (size_t i = 0; i < g->n_threads && !err && !one_probe; i++)
 		err = finish_thread(a, g, s, &g->threads[i]);
 	a->stats.graphs++;

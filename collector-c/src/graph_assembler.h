@@ -36,6 +36,7 @@ struct pi_node_row {
 	uint64_t end_last_ns;  /* last barrier call before the next start */
 	uint32_t node_index;
 	uint32_t last_index; /* one-probe mode: the unit's last node */
+	uint32_t end_index;  /* one-probe mode: the end that closed it */
 	uint8_t fused;
 };
 
@@ -54,8 +55,15 @@ struct pi_thread_rows {
 	struct pi_node_end *ends; /* one-probe mode, in arrival order */
 	size_t n_ends, cap_ends;
 	bool ith_known;
+	/* Counters (pi_assembler__set_counters): parallel to rows (two-probe:
+	 * the first and the last barrier call) and to ends (one-probe). */
+	struct pi_pmc_delta *pmc_first, *pmc_last, *end_pmc;
+	size_t cap_pmc, cap_end_pmc;
 	/* Filled at graph end. */
 	uint64_t *compute_ns, *barrier_ns;
+	/* Per row: the deltas; bit k of .valid set only where counter k was
+	 * measured over exactly this row's span (see counter_spans_barrier). */
+	struct pi_pmc_delta *row_pmc;
 };
 
 struct pi_graph {
@@ -68,6 +76,9 @@ struct pi_graph {
 	struct pi_thread_rows *threads;
 	size_t n_threads, cap_threads;
 	bool ended;
+	/* One probe per node: a row's counter deltas run from the thread's
+	 * previous barrier call, so they include the previous row's barrier. */
+	bool counter_spans_barrier;
 };
 
 struct pi_assembler_stats {
@@ -79,6 +90,13 @@ struct pi_assembler_stats {
 	uint64_t structures_incomplete;
 	uint64_t graphs;
 	uint64_t graphs_unfinished;  /* still open at the end (target died mid-graph) */
+	/* Counters: row x counter cells measured or not, and why rows were not. */
+	uint64_t counter_measured;
+	uint64_t counter_unmeasured;
+	uint64_t counter_rows_no_base;	  /* first row of a thread, or its base record lost */
+	uint64_t counter_rows_migrated;
+	uint64_t counter_rows_switched;
+	uint64_t counter_cells_not_read;  /* read failed or counter not running throughout */
 };
 
 struct pi_assembler_sink {
@@ -102,6 +120,14 @@ int pi_assembler__graph_begin(struct pi_assembler *a, const struct pi_graph_begi
 int pi_assembler__graph_end(struct pi_assembler *a, const struct pi_graph_end_event *e);
 int pi_assembler__node(struct pi_assembler *a, const struct pi_node_event *e);
 int pi_assembler__node_end(struct pi_assembler *a, const struct pi_node_end_event *e);
+/* The same with counter deltas (records of pi_node_pmc_event and
+ * pi_node_end_pmc_event); needs pi_assembler__set_counters() first. */
+int pi_assembler__node_pmc(struct pi_assembler *a, const struct pi_node_event *e,
+			   const struct pi_pmc_delta *pmc);
+int pi_assembler__node_end_pmc(struct pi_assembler *a, const struct pi_node_end_event *e,
+			       const struct pi_pmc_delta *pmc);
+/* How many counter slots the node records carry (0: none, the default). */
+int pi_assembler__set_counters(struct pi_assembler *a, uint32_t n);
 
 /* GGML's op names of the engine (EngineInfo.op_names): one-probe rows skip
  * the nodes GGML's loop skips, the empty ops among them, by name. */

@@ -22,14 +22,25 @@
 #include <bpf/libbpf.h>
 
 #include "collector.h"
+#include "perf_counters.h"
 #include "elf_file.h"
 #include "layout.h"
 #include "probe_plan.h"
+#include "session_config.h"
+#include "serve.h"
+#include "system_check.h"
 #include "version.h"
 #include <linux/types.h>
 #include "profinfer_events.h"
 
 static volatile sig_atomic_t exiting;
+/* SIGUSR1: down to graph level, SIGUSR2: back to the session's level. */
+static volatile sig_atomic_t level_signal;
+
+static void on_level_signal(int sig)
+{
+	level_signal = sig;
+}
 
 static void on_signal(int sig)
 {
@@ -39,6 +50,9 @@ static void on_signal(int sig)
 static const char usage_text[] =
 	"Usage: profinferd record -o TRACE [options] (--pid PID | -- COMMAND [ARGS...])\n"
 	"       profinferd probes [--level L] [--node-probes M] FILE...   show where probes would go\n"
+	"       profinferd serve [--listen HOST:PORT] [--unix PATH] [--trace-dir DIR] ...\n"
+	"                        the device service (see profinferd serve --help)\n"
+	"       profinferd --check [--json]   what this kernel and binary support\n"
 	"       profinferd --version | --list-layouts | --help\n"
 	"\n"
 	"Profiles an unmodified llama.cpp / GGML process with eBPF uprobes and writes a\n"
@@ -56,11 +70,48 @@ static const char usage_text[] =
 	"      --node-probes M    node level: auto (default) | one | two probes per node\n"
 	"                         and thread; one reads GGML's loop counter at its\n"
 	"                         barrier calls (x86-64), auto falls back to two\n"
-	"  -v, --verbose          print libbpf diagnostics\n"
+	"      --sched            also record sched_switch / sched_waking of the target's\n"
+	"                         threads: when each runs, waits runnable or sleeps, and\n"
+	"                         who preempted it (analyze shows a threads section)\n"
+	"      --moe              also record MoE expert routing: the expert ids every\n"
+	"                         MUL_MAT_ID node chose for each token (ExpertRouting;\n"
+	"                         analyze shows an experts section). Off by default: it\n"
+	"                         probes the dispatcher call of every node on every\n"
+	"                         thread (at graph level too), as two-probe node level\n"
+	"                         does; implies graph structure\n"
+	"      --counters LIST    also count events per node and thread, e.g.\n"
+	"                         task-clock,page-faults,context-switches or cycles,\n"
+	"                         instructions,cache-misses (generic perf names),\n"
+	"                         raw:0x11 (a raw PMU code), armv8:l3d_cache_refill,\n"
+	"                         mem_access_wr, stall_backend (ARMv8 PMUv3 names);\n"
+	"                         at most 8. One perf event per CPU and counter, read\n"
+	"                         by the node probes. A counter that cannot be opened\n"
+	"                         (no hardware PMU in a VM: cycles) is reported and\n"
+	"                         left out; a row whose thread moved CPU or was\n"
+	"                         switched out gets no value rather than a wrong one\n"
+	"      --config FILE      session configuration: a SessionConfig as JSON\n"
+	"                         (proto3 JSON names: level, counters, sampleEveryNTokens,\n"
+	"                         qosRule {minTokensPerS, resumeTokensPerS, windowTokens,\n"
+	"                         degradedLevel}, ...); every field is checked before\n"
+	"                         anything is attached; flags given too override it\n"
+	"      --qos-min-tps X    QoS rule: drop node-level probes (detach them) while\n"
+	"                         decoding runs below X tokens/s over the window...\n"
+	"      --qos-resume-tps Y ...and attach them again at Y tokens/s or more\n"
+	"                         (default X; the trace gets LevelChange and QosSample)\n"
+	"      --qos-window N     decode tokens in the sliding window (default 16)\n"
+	"      --sample-every N   node level on one llama_decode call in N (calls N,\n"
+	"                         2N, ...): node probes are attached only around them\n"
+	"  -v, --verbose          print libbpf diagnostics (and level switching costs)\n"
+	"While recording: kill -USR1 lowers node level to graph (its probes are\n"
+	"detached), kill -USR2 restores the level asked for; the trace records both.\n"
 	"\n"
 	"Examples:\n"
 	"  profinferd record -o run.pftrace -- llama-simple -m model.gguf -n 32 \"Hello\"\n"
 	"  profinferd record -o run.pftrace --level graph --pid 4242\n"
+	"  profinferd record -o run.pftrace --sched -- llama-cli -m model.gguf -t 2 -p Hi\n"
+	"  profinferd record -o moe.pftrace --moe -- llama-simple -m moe.gguf -n 8 Hi\n"
+	"  profinferd record -o run.pftrace --qos-min-tps 5 --qos-resume-tps 6 -- llama-cli ...\n"
+	"  profinferd record --config session.json -- llama-simple -m model.gguf -n 64 Hi\n"
 	"  profinfer-host summary run.pftrace\n";
 
 static int usage(FILE *to, int code)
@@ -274,6 +325,39 @@ static void print_summary(const struct pi_collector_stats *s, const char *out, c
 		ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 }
 
+/* Reads `--config FILE` (a SessionConfig as JSON) into `o` before the
+ * flags are parsed; every field is checked before anything is attached.
+ * Returns 0, or 2 after printing why. */
+static int load_config(int argc, char **argv, struct pi_collector_opts *o, const char **output)
+{
+	static profinfer_v1_SessionConfig cfg; /* the options point into both */
+	static struct pi_session_opts so;
+	const char *path = NULL;
+	char err[1024];
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			path = argv[++i];
+		else if (!strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+	}
+	if (!path)
+		return 0;
+	if (pi_session_config__read_file(path, &cfg, err, sizeof(err)) ||
+	    pi_session_config__to_opts(&cfg, path, &so, err, sizeof(err))) {
+		fprintf(stderr, "error: %s\n", err);
+		return 2;
+	}
+	so.opts.node_probes = o->node_probes;
+	*o = so.opts;
+	if (so.output_path)
+		*output = so.output_path;
+	if (so.opts.n_probes || so.opts.n_op_filter)
+		fprintf(stderr, "warning: %s: probes and opFilter are checked but not applied yet: every "
+				"node is recorded\n", path);
+	return 0;
+}
+
 static int cmd_record(int argc, char **argv)
 {
 	struct pi_collector_opts o = { .level = PI_LEVEL_NODE, .structure = true,
@@ -295,8 +379,20 @@ static int cmd_record(int argc, char **argv)
 		{ "node-probes", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "sched", no_argument, NULL, 1001 },
+		{ "moe", no_argument, NULL, 1002 },
+		{ "counters", required_argument, NULL, 1003 },
+		{ "config", required_argument, NULL, 1101 },
+		{ "qos-min-tps", required_argument, NULL, 1102 },
+		{ "qos-resume-tps", required_argument, NULL, 1103 },
+		{ "qos-window", required_argument, NULL, 1104 },
+		{ "sample-every", required_argument, NULL, 1105 },
 		{},
 	};
+
+	/* --config FILE first, whatever its place: the flags override it. */
+	if ((e = load_config(argc, argv, &o, &output)))
+		return e;
 
 	while ((opt = getopt_long(argc, argv, "+o:p:l:vh", opts, NULL)) != -1) {
 		char *end;
@@ -330,8 +426,63 @@ static int cmd_record(int argc, char **argv)
 				return 2;
 			break;
 		case 'v': o.verbose = true; break;
+		case 1001: o.sched = true; break;
+		case 1002: o.moe = true; break;
+		case 1003: o.counters = optarg; break;
+		case 1101: break; /* read above */
+		case 1102:
+		case 1103: {
+			double v = strtod(optarg, &end);
+
+			if (*end || !(v >= 0 && v < 1e6)) {
+				fprintf(stderr, "error: --%s wants tokens per second, not '%s'\n",
+					opt == 1102 ? "qos-min-tps" : "qos-resume-tps", optarg);
+				return 2;
+			}
+			*(opt == 1102 ? &o.qos.min_tokens_per_s : &o.qos.resume_tokens_per_s) = v;
+			break;
+		}
+		case 1104:
+		case 1105: {
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || !*optarg || v > 1000000) {
+				fprintf(stderr, "error: --%s wants a number of tokens, not '%s'\n",
+					opt == 1104 ? "qos-window" : "sample-every", optarg);
+				return 2;
+			}
+			*(opt == 1104 ? &o.qos.window_tokens : &o.sample_every_n_tokens) = v;
+			break;
+		}
 		case 'h': return usage(stdout, 0);
 		default: return usage(stderr, 2);
+		}
+	}
+	if (o.sample_every_n_tokens > 1 && o.level < PI_LEVEL_NODE) {
+		fprintf(stderr, "error: --sample-every samples node level: use it with --level node\n");
+		return 2;
+	}
+	if (o.qos.min_tokens_per_s > 0) {
+		struct pi_qos check;
+
+		if (!o.qos.degraded_level)
+			o.qos.degraded_level = PI_LEVEL_GRAPH;
+		if (o.qos.degraded_level >= o.level) {
+			fprintf(stderr, "error: a QoS rule lowers the level to graph: record at node level\n");
+			return 2;
+		}
+		if (pi_qos__init(&check, &o.qos, o.level, err, sizeof(err))) {
+			fprintf(stderr, "error: %s\n", err);
+			return 2;
+		}
+	}
+	if (o.counters) {
+		/* A bad name is an error before anything is opened or attached. */
+		struct pi_counter_set check;
+
+		if (pi_counters__parse(o.counters, &check, err, sizeof(err))) {
+			fprintf(stderr, "error: %s\n", err);
+			return 2;
 		}
 	}
 	if (!output) {
@@ -368,6 +519,8 @@ static int cmd_record(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGUSR1, on_level_signal);
+	signal(SIGUSR2, on_level_signal);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (pid) {
@@ -411,6 +564,13 @@ static int cmd_record(int argc, char **argv)
 	fprintf(stderr, "profinferd: recording process %d at %s level to %s (Ctrl-C stops)\n", (int)pid,
 		o.level == PI_LEVEL_NODE ? "node" : o.level == PI_LEVEL_GRAPH ? "graph" : "token", output);
 	while (!exiting) {
+		if (level_signal) {
+			enum pi_level want = level_signal == SIGUSR1 && o.level > PI_LEVEL_GRAPH ? PI_LEVEL_GRAPH : o.level;
+
+			level_signal = 0;
+			if ((e = pi_collector__set_level(c, want, "signal")))
+				fprintf(stderr, "warning: cannot change the level: %s\n", strerror(-e));
+		}
 		e = pi_collector__poll(c, 100);
 		if (e < 0 && e != -EINTR) {
 			why = e == -ECANCELED ? "stopped: wrong struct layout" : "stopped: ring buffer error";
@@ -467,6 +627,8 @@ int main(int argc, char **argv)
 		       libbpf_version_string(), PI_PROTOCOL_VERSION);
 		return 0;
 	}
+	if (!strcmp(argv[1], "--check") || !strcmp(argv[1], "check"))
+		return pi_system_check(stdout, argc > 2 && !strcmp(argv[2], "--json"));
 	if (!strcmp(argv[1], "--list-layouts")) {
 		pi_layout__list();
 		return 0;
@@ -475,6 +637,8 @@ int main(int argc, char **argv)
 		return usage(stdout, 0);
 	if (!strcmp(argv[1], "record"))
 		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "serve"))
+		return pi_serve__main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probes"))
 		return cmd_probes(argc - 1, argv + 1);
 	fprintf(stderr, "error: unknown command '%s'\n\n", argv[1]);

@@ -32,6 +32,12 @@ struct pi_emit {
 	uint32_t *col_index, *col_fused;
 	uint64_t *col_compute, *col_barrier;
 	size_t col_cap;
+	/* Counters per node: the id of each BPF slot, and their scratch columns. */
+	uint32_t counter_ids[PI_MAX_COUNTERS];
+	size_t n_counters;
+	uint64_t *col_pmc;
+	uint32_t *col_unmeasured;
+	size_t pmc_cap;
 };
 
 struct pi_emit *pi_emit__new(struct pi_writer *w)
@@ -61,6 +67,8 @@ void pi_emit__free(struct pi_emit *e)
 	free(e->col_fused);
 	free(e->col_compute);
 	free(e->col_barrier);
+	free(e->col_pmc);
+	free(e->col_unmeasured);
 	free(e);
 }
 
@@ -186,6 +194,19 @@ int pi_emit__session(struct pi_emit *e, const struct pi_session_desc *d)
 	s->config.level = d->level;
 	s->config.structure = d->structure;
 	s->config.ring_buffer_kib = d->ring_buffer_kib;
+	s->config.sample_every_n_tokens = d->sample_every_n_tokens;
+	s->config.sched = d->sched;
+	s->config.moe = d->moe;
+	if (d->qos && d->qos->min_tokens_per_s > 0) {
+		s->config.has_qos_rule = true;
+		s->config.qos_rule.min_tokens_per_s = d->qos->min_tokens_per_s;
+		s->config.qos_rule.resume_tokens_per_s = d->qos->resume_tokens_per_s;
+		s->config.qos_rule.window_tokens = d->qos->window_tokens;
+		s->config.qos_rule.degraded_level = (profinfer_v1_TraceLevel)d->qos->degraded_level;
+	}
+	for (size_t i = 0; i < d->n_counters && i < sizeof(s->config.counters) / sizeof(s->config.counters[0]); i++)
+		snprintf(s->config.counters[s->config.counters_count++], sizeof(s->config.counters[0]), "%s",
+			 d->counters[i]);
 	snprintf(s->config.layout_profile, sizeof(s->config.layout_profile), "%s", d->layout_name);
 	s->has_layout = true;
 	snprintf(s->layout.name, sizeof(s->layout.name), "%s", d->layout_name);
@@ -460,20 +481,92 @@ static int grow_columns(struct pi_emit *e, size_t n)
 	return 0;
 }
 
+int pi_emit__set_counters(struct pi_emit *e, const uint32_t *id_by_slot, size_t n)
+{
+	if (n > PI_MAX_COUNTERS)
+		return -EINVAL;
+	memcpy(e->counter_ids, id_by_slot, n * sizeof(*id_by_slot));
+	e->n_counters = n;
+	return 0;
+}
+
+int pi_emit__counter(struct pi_emit *e, uint32_t id, const char *name, const char *kind,
+		     uint32_t perf_type, uint64_t perf_config, bool live, const char *error)
+{
+	profinfer_v1_TracePacket p = profinfer_v1_TracePacket_init_zero;
+
+	p.which_data = profinfer_v1_TracePacket_counter_tag;
+	p.data.counter.counter_id = id;
+	p.data.counter.name = (char *)name;
+	p.data.counter.kind = (char *)kind;
+	p.data.counter.perf_type = perf_type;
+	p.data.counter.perf_config = perf_config;
+	p.data.counter.live = live;
+	p.data.counter.error = live ? NULL : (char *)error;
+	return emit_packet(e, &p);
+}
+
+/* One column per live counter: the measured rows' deltas, and the rows
+ * without one (never a zero in their place). */
+static int counter_columns(struct pi_emit *e, const struct pi_graph *g,
+			   const struct pi_thread_rows *tr, struct pi_counter_rows *cols)
+{
+	size_t n = tr->n, need = e->n_counters * (n ? n : 1);
+
+	if (need > e->pmc_cap) {
+		void *a = realloc(e->col_pmc, need * sizeof(*e->col_pmc));
+		void *b;
+
+		if (a)
+			e->col_pmc = a;
+		b = realloc(e->col_unmeasured, need * sizeof(*e->col_unmeasured));
+		if (b)
+			e->col_unmeasured = b;
+		if (!a || !b)
+			return -ENOMEM;
+		e->pmc_cap = need;
+	}
+	for (size_t k = 0; k < e->n_counters; k++) {
+		uint64_t *delta = e->col_pmc + k * n;
+		uint32_t *missing = e->col_unmeasured + k * n;
+		size_t n_delta = 0, n_missing = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (tr->row_pmc[i].valid & (1u << k))
+				delta[n_delta++] = tr->row_pmc[i].delta[k];
+			else
+				missing[n_missing++] = i;
+		}
+		cols[k] = (struct pi_counter_rows){
+			.counter_id = e->counter_ids[k], .delta = delta, .n_unmeasured = n_missing,
+			.unmeasured = missing, .includes_previous_barrier = g->counter_spans_barrier,
+		};
+	}
+	return 0;
+}
+
 /* Node rows take the hand-written columnar encoder (encode.h): the hot path. */
 static int emit_node_rows(struct pi_emit *e, const struct pi_graph *g, const struct pi_thread_rows *tr)
 {
+	struct pi_counter_rows cols[PI_MAX_COUNTERS];
 	struct pi_node_rows rows = {
 		.pid = g->tgid, .tid = tr->tid, .thread_index = tr->ith, .graph_id = g->graph_id,
 		.start_ns = tr->rows[0].start_ns, .n_rows = tr->n,
 		.compute_ns = tr->compute_ns, .barrier_ns = tr->barrier_ns,
 	};
-	size_t need = pi_node_events_max_size(tr->n, 0), len;
+	size_t need, len;
 	bool any_fused = false;
 	int err;
 
 	if (grow_columns(e, tr->n))
 		return -ENOMEM;
+	if (e->n_counters && tr->row_pmc) {
+		if (counter_columns(e, g, tr, cols))
+			return -ENOMEM;
+		rows.n_counters = e->n_counters;
+		rows.counters = cols;
+	}
+	need = pi_node_events_max_size(tr->n, rows.n_counters);
 	for (size_t i = 0; i < tr->n; i++) {
 		e->col_index[i] = tr->rows[i].node_index;
 		e->col_fused[i] = tr->rows[i].fused;
@@ -525,6 +618,30 @@ int pi_emit__graph(struct pi_emit *e, const struct pi_graph *g)
 	return emit_packet(e, &p) ?: err;
 }
 
+int pi_emit__expert_routing(struct pi_emit *e, uint32_t pid, uint64_t graph_id, uint32_t node_index,
+			    int32_t layer, uint32_t n_expert_used, uint32_t n_tokens,
+			    const int32_t *ids, uint64_t ts_ns)
+{
+	profinfer_v1_TracePacket p = profinfer_v1_TracePacket_init_zero;
+	uint64_t n = (uint64_t)n_expert_used * n_tokens;
+
+	if (n > (pb_size_t)~0) {
+		e->failed++;
+		return -E2BIG;
+	}
+	p.which_data = profinfer_v1_TracePacket_expert_routing_tag;
+	p.data.expert_routing.pid = pid;
+	p.data.expert_routing.graph_id = graph_id;
+	p.data.expert_routing.node_index = node_index;
+	p.data.expert_routing.layer = layer;
+	p.data.expert_routing.n_expert_used = n_expert_used;
+	p.data.expert_routing.n_tokens = n_tokens;
+	p.data.expert_routing.expert_ids_count = n;
+	p.data.expert_routing.expert_ids = (int32_t *)ids;
+	p.data.expert_routing.ts_ns = ts_ns;
+	return emit_packet(e, &p);
+}
+
 static void fill_loss(profinfer_v1_LossStats *l, uint64_t ts_ns, const uint64_t *lost,
 		      const uint64_t *recorded, size_t n)
 {
@@ -545,6 +662,35 @@ int pi_emit__loss(struct pi_emit *e, uint64_t ts_ns, const uint64_t *lost, const
 
 	p.which_data = profinfer_v1_TracePacket_loss_tag;
 	fill_loss(&p.data.loss, ts_ns, lost, recorded, n);
+	return emit_packet(e, &p);
+}
+
+int pi_emit__level_change(struct pi_emit *e, uint64_t ts_ns, enum pi_level from, enum pi_level to,
+			  const char *reason, uint64_t first_complete_token_seq)
+{
+	profinfer_v1_TracePacket p = profinfer_v1_TracePacket_init_zero;
+
+	p.which_data = profinfer_v1_TracePacket_level_change_tag;
+	p.data.level_change.ts_ns = ts_ns;
+	p.data.level_change.from_level = (profinfer_v1_TraceLevel)from;
+	p.data.level_change.to_level = (profinfer_v1_TraceLevel)to;
+	p.data.level_change.reason = (char *)reason;
+	p.data.level_change.first_complete_token_seq = first_complete_token_seq;
+	return emit_packet(e, &p);
+}
+
+int pi_emit__qos(struct pi_emit *e, const struct pi_qos_sample *q)
+{
+	profinfer_v1_TracePacket p = profinfer_v1_TracePacket_init_zero;
+
+	p.which_data = profinfer_v1_TracePacket_qos_tag;
+	p.data.qos.ts_ns = q->ts_ns;
+	p.data.qos.tokens_per_s = q->tokens_per_s;
+	p.data.qos.ttft_ms = q->ttft_ms;
+	p.data.qos.tpot_ms = q->tpot_ms;
+	p.data.qos.level = (profinfer_v1_TraceLevel)q->level;
+	p.data.qos.events_per_s = q->events_per_s;
+	p.data.qos.lost_events = q->lost_events;
 	return emit_packet(e, &p);
 }
 

@@ -10,6 +10,7 @@
 #include "graph_assembler.h"
 #include "probe_plan.h"
 #include "profinfer_events.h"
+#include "qos.h"
 
 struct pi_writer;
 struct pi_emit;
@@ -24,6 +25,12 @@ struct pi_session_desc {
 	const pid_t *pids;
 	size_t n_pids;
 	uint32_t ring_buffer_kib;
+	const char *const *counters; /* --counters entries, as requested */
+	size_t n_counters;
+	uint32_t sample_every_n_tokens;
+	const struct pi_qos_rule *qos; /* NULL: none */
+	bool sched;			/* --sched: scheduler events of the targets */
+	bool moe;			/* --moe: expert ids of MUL_MAT_ID nodes */
 };
 
 struct pi_emit *pi_emit__new(struct pi_writer *w);
@@ -43,11 +50,28 @@ int pi_emit__token(struct pi_emit *e, const struct pi_token_event *t, uint64_t s
  * whose function (GraphNode.sub_op) is op_params[0]. */
 int pi_emit__structure(struct pi_emit *e, const struct pi_structure *s, int op_unary, int op_glu);
 int pi_emit__graph(struct pi_emit *e, const struct pi_graph *g);
+/* Counters per node (perf_counters.h): a CounterDescriptor, once per
+ * counter near the session start, and the counter id of each BPF slot, so
+ * node batches carry their rows' deltas (n == 0: none). */
+int pi_emit__counter(struct pi_emit *e, uint32_t id, const char *name, const char *kind,
+		     uint32_t perf_type, uint64_t perf_config, bool live, const char *error);
+int pi_emit__set_counters(struct pi_emit *e, const uint32_t *id_by_slot, size_t n);
+/* --moe: the expert ids one MUL_MAT_ID node chose (expert_routing.h), n_tokens
+ * rows of n_expert_used. */
+int pi_emit__expert_routing(struct pi_emit *e, uint32_t pid, uint64_t graph_id, uint32_t node_index,
+			    int32_t layer, uint32_t n_expert_used, uint32_t n_tokens,
+			    const int32_t *ids, uint64_t ts_ns);
 /* lost/recorded are indexed by EventKind; n entries each. */
 int pi_emit__loss(struct pi_emit *e, uint64_t ts_ns, const uint64_t *lost, const uint64_t *recorded,
 		  size_t n);
 int pi_emit__end(struct pi_emit *e, uint64_t ts_ns, const char *reason, int exit_code,
 		 const uint64_t *lost, const uint64_t *recorded, size_t n);
+
+/* Levels are enum pi_level, which has TraceLevel's numbers. seq: the first
+ * TokenEvent.seq recorded whole at `to` (0: none before the session ended). */
+int pi_emit__level_change(struct pi_emit *e, uint64_t ts_ns, enum pi_level from, enum pi_level to,
+			  const char *reason, uint64_t first_complete_token_seq);
+int pi_emit__qos(struct pi_emit *e, const struct pi_qos_sample *q);
 
 /* Packets that could not be encoded or written. */
 uint64_t pi_emit__failed(const struct pi_emit *e);

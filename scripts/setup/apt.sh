@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # System packages: clang for BPF, libbpf >= 1.3 (bookworm-backports), bpftool,
-# static libelf/zlib/zstd, nanopb, capstone, gdb and bpftrace for oracles.
+# static libelf/zlib/zstd, nanopb, capstone, jsmn (header-only JSON tokenizer for
+# session configuration files), gdb and bpftrace for oracles.
 source "$(dirname "$0")/common.sh"
 require_root
 
 PACKAGES=(
   clang-19 llvm-19 lld-19 make cmake pkg-config file git python3
   libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev
-  libnanopb-dev nanopb protobuf-compiler python3-protobuf libcapstone-dev
+  libnanopb-dev nanopb protobuf-compiler python3-protobuf libcapstone-dev libjsmn-dev
   gdb bpftrace procps iproute2 util-linux chromium
 )
 BACKPORTED=(libbpf-dev bpftool)

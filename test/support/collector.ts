@@ -51,7 +51,7 @@ export function expectedNodeProbes(): { readonly name: string; readonly how: str
  */
 export const PROGRAM_NAMES: readonly string[] = [
   'token_enter', 'token_exit', 'graph_enter', 'graph_exit', 'node_dispatch', 'node_fused', 'node_barrier',
-  'node_loop_barrier', 'lib_loaded',
+  'node_loop_barrier', 'lib_loaded', 'moe_dispatch',
 ].flatMap((n) => (n.length > 15 ? [n, n.slice(0, 15)] : [n]));
 
 /** profinferd's path; throws, saying how to build it, when it is missing. */

@@ -2199,6 +2199,12 @@ export namespace profinfer {
 
             /** CounterColumn delta */
             delta?: (Long[]|null);
+
+            /** CounterColumn unmeasuredRow */
+            unmeasuredRow?: (number[]|null);
+
+            /** CounterColumn includesPreviousBarrier */
+            includesPreviousBarrier?: (boolean|null);
         }
 
         /** Represents a CounterColumn. */
@@ -2215,6 +2221,12 @@ export namespace profinfer {
 
             /** CounterColumn delta. */
             public delta: Long[];
+
+            /** CounterColumn unmeasuredRow. */
+            public unmeasuredRow: number[];
+
+            /** CounterColumn includesPreviousBarrier. */
+            public includesPreviousBarrier: boolean;
 
             /**
              * Creates a new CounterColumn instance using the specified properties.
@@ -3675,6 +3687,9 @@ export namespace profinfer {
 
             /** ClientMessage subscribe */
             subscribe?: (profinfer.v1.ISubscribe|null);
+
+            /** ClientMessage mark */
+            mark?: (profinfer.v1.IMarkTrace|null);
         }
 
         /** Represents a ClientMessage. */
@@ -3716,8 +3731,11 @@ export namespace profinfer {
             /** ClientMessage subscribe. */
             public subscribe?: (profinfer.v1.ISubscribe|null);
 
+            /** ClientMessage mark. */
+            public mark?: (profinfer.v1.IMarkTrace|null);
+
             /** ClientMessage msg. */
-            public msg?: ("hello"|"start"|"stop"|"status"|"setLevel"|"list"|"fetch"|"delete"|"subscribe");
+            public msg?: ("hello"|"start"|"stop"|"status"|"setLevel"|"list"|"fetch"|"delete"|"subscribe"|"mark");
 
             /**
              * Creates a new ClientMessage instance using the specified properties.
@@ -4704,6 +4722,95 @@ export namespace profinfer {
 
             /**
              * Converts this DeleteTrace to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
+        /** Properties of a MarkTrace. */
+        interface IMarkTrace {
+
+            /** MarkTrace traceId */
+            traceId?: (string|null);
+
+            /** MarkTrace marked */
+            marked?: (boolean|null);
+        }
+
+        /** Represents a MarkTrace. */
+        class MarkTrace implements IMarkTrace {
+
+            /**
+             * Constructs a new MarkTrace.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: profinfer.v1.IMarkTrace);
+
+            /** MarkTrace traceId. */
+            public traceId: string;
+
+            /** MarkTrace marked. */
+            public marked: boolean;
+
+            /**
+             * Creates a new MarkTrace instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns MarkTrace instance
+             */
+            public static create(properties?: profinfer.v1.IMarkTrace): profinfer.v1.MarkTrace;
+
+            /**
+             * Encodes the specified MarkTrace message. Does not implicitly {@link profinfer.v1.MarkTrace.verify|verify} messages.
+             * @param message MarkTrace message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: profinfer.v1.IMarkTrace, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified MarkTrace message, length delimited. Does not implicitly {@link profinfer.v1.MarkTrace.verify|verify} messages.
+             * @param message MarkTrace message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: profinfer.v1.IMarkTrace, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a MarkTrace message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns MarkTrace
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): profinfer.v1.MarkTrace;
+
+            /**
+             * Decodes a MarkTrace message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns MarkTrace
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): profinfer.v1.MarkTrace;
+
+            /**
+             * Creates a MarkTrace message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns MarkTrace
+             */
+            public static fromObject(object: { [k: string]: any }): profinfer.v1.MarkTrace;
+
+            /**
+             * Creates a plain object from a MarkTrace message. Also converts values to other types if specified.
+             * @param message MarkTrace
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: profinfer.v1.MarkTrace, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this MarkTrace to JSON.
              * @returns JSON object
              */
             public toJSON(): { [k: string]: any };

@@ -6770,6 +6770,8 @@ export const profinfer = $root.profinfer = (() => {
              * @interface ICounterColumn
              * @property {number|null} [counterId] CounterColumn counterId
              * @property {Array.<Long>|null} [delta] CounterColumn delta
+             * @property {Array.<number>|null} [unmeasuredRow] CounterColumn unmeasuredRow
+             * @property {boolean|null} [includesPreviousBarrier] CounterColumn includesPreviousBarrier
              */
 
             /**
@@ -6782,6 +6784,7 @@ export const profinfer = $root.profinfer = (() => {
              */
             function CounterColumn(properties) {
                 this.delta = [];
+                this.unmeasuredRow = [];
                 if (properties)
                     for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -6803,6 +6806,22 @@ export const profinfer = $root.profinfer = (() => {
              * @instance
              */
             CounterColumn.prototype.delta = $util.emptyArray;
+
+            /**
+             * CounterColumn unmeasuredRow.
+             * @member {Array.<number>} unmeasuredRow
+             * @memberof profinfer.v1.CounterColumn
+             * @instance
+             */
+            CounterColumn.prototype.unmeasuredRow = $util.emptyArray;
+
+            /**
+             * CounterColumn includesPreviousBarrier.
+             * @member {boolean} includesPreviousBarrier
+             * @memberof profinfer.v1.CounterColumn
+             * @instance
+             */
+            CounterColumn.prototype.includesPreviousBarrier = false;
 
             /**
              * Creates a new CounterColumn instance using the specified properties.
@@ -6840,6 +6859,14 @@ export const profinfer = $root.profinfer = (() => {
                         writer.uint64(message.delta[i]);
                     writer.ldelim();
                 }
+                if (message.unmeasuredRow != null && message.unmeasuredRow.length) {
+                    writer.uint32(/* id 3, wireType 2 =*/26).fork();
+                    for (let i = 0; i < message.unmeasuredRow.length; ++i)
+                        writer.uint32(message.unmeasuredRow[i]);
+                    writer.ldelim();
+                }
+                if (message.includesPreviousBarrier != null && Object.hasOwnProperty.call(message, "includesPreviousBarrier"))
+                    writer.uint32(/* id 4, wireType 0 =*/32).bool(message.includesPreviousBarrier);
                 return writer;
             };
 
@@ -6911,6 +6938,27 @@ export const profinfer = $root.profinfer = (() => {
                                 message.delta.push(reader.uint64());
                             break;
                         }
+                    case 3: {
+                            if (!(message.unmeasuredRow && message.unmeasuredRow.length))
+                                message.unmeasuredRow = [];
+                            if ((tag & 7) === 2) {
+                                let end2 = reader.uint32() + reader.pos;
+                                if (end2 > reader.len)
+                                    throw RangeError("index out of range");
+                                reader.len = end2;
+                                while (reader.pos < end2)
+                                    message.unmeasuredRow.push(reader.uint32());
+                                if (reader.pos !== end2)
+                                    throw RangeError("index out of range");
+                                reader.len = end;
+                            } else
+                                message.unmeasuredRow.push(reader.uint32());
+                            break;
+                        }
+                    case 4: {
+                            message.includesPreviousBarrier = reader.bool();
+                            break;
+                        }
                     default:
                         reader.skipType(tag & 7, long);
                         break;
@@ -6974,6 +7022,15 @@ export const profinfer = $root.profinfer = (() => {
                         else if (typeof object.delta[i] === "object")
                             message.delta[i] = new $util.LongBits(object.delta[i].low >>> 0, object.delta[i].high >>> 0).toNumber(true);
                 }
+                if (object.unmeasuredRow) {
+                    if (!Array.isArray(object.unmeasuredRow))
+                        throw TypeError(".profinfer.v1.CounterColumn.unmeasuredRow: array expected");
+                    message.unmeasuredRow = [];
+                    for (let i = 0; i < object.unmeasuredRow.length; ++i)
+                        message.unmeasuredRow[i] = object.unmeasuredRow[i] >>> 0;
+                }
+                if (object.includesPreviousBarrier != null)
+                    message.includesPreviousBarrier = Boolean(object.includesPreviousBarrier);
                 return message;
             };
 
@@ -6994,10 +7051,14 @@ export const profinfer = $root.profinfer = (() => {
                 if (q > $util.recursionLimit)
                     throw Error("max depth exceeded");
                 let object = {};
-                if (options.arrays || options.defaults)
+                if (options.arrays || options.defaults) {
                     object.delta = [];
-                if (options.defaults)
+                    object.unmeasuredRow = [];
+                }
+                if (options.defaults) {
                     object.counterId = 0;
+                    object.includesPreviousBarrier = false;
+                }
                 if (message.counterId != null && Object.hasOwnProperty.call(message, "counterId"))
                     object.counterId = message.counterId;
                 if (message.delta && message.delta.length) {
@@ -7010,6 +7071,13 @@ export const profinfer = $root.profinfer = (() => {
                         else
                             object.delta[j] = options.longs === String ? $util.Long.prototype.toString.call(message.delta[j]) : options.longs === Number ? new $util.LongBits(message.delta[j].low >>> 0, message.delta[j].high >>> 0).toNumber(true) : message.delta[j];
                 }
+                if (message.unmeasuredRow && message.unmeasuredRow.length) {
+                    object.unmeasuredRow = [];
+                    for (let j = 0; j < message.unmeasuredRow.length; ++j)
+                        object.unmeasuredRow[j] = message.unmeasuredRow[j];
+                }
+                if (message.includesPreviousBarrier != null && Object.hasOwnProperty.call(message, "includesPreviousBarrier"))
+                    object.includesPreviousBarrier = message.includesPreviousBarrier;
                 return object;
             };
 
@@ -11679,6 +11747,7 @@ export const profinfer = $root.profinfer = (() => {
              * @property {profinfer.v1.IFetchTrace|null} [fetch] ClientMessage fetch
              * @property {profinfer.v1.IDeleteTrace|null} ["delete"] ClientMessage delete
              * @property {profinfer.v1.ISubscribe|null} [subscribe] ClientMessage subscribe
+             * @property {profinfer.v1.IMarkTrace|null} [mark] ClientMessage mark
              */
 
             /**
@@ -11776,17 +11845,25 @@ export const profinfer = $root.profinfer = (() => {
              */
             ClientMessage.prototype.subscribe = null;
 
+            /**
+             * ClientMessage mark.
+             * @member {profinfer.v1.IMarkTrace|null|undefined} mark
+             * @memberof profinfer.v1.ClientMessage
+             * @instance
+             */
+            ClientMessage.prototype.mark = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * ClientMessage msg.
-             * @member {"hello"|"start"|"stop"|"status"|"setLevel"|"list"|"fetch"|"delete"|"subscribe"|undefined} msg
+             * @member {"hello"|"start"|"stop"|"status"|"setLevel"|"list"|"fetch"|"delete"|"subscribe"|"mark"|undefined} msg
              * @memberof profinfer.v1.ClientMessage
              * @instance
              */
             Object.defineProperty(ClientMessage.prototype, "msg", {
-                get: $util.oneOfGetter($oneOfFields = ["hello", "start", "stop", "status", "setLevel", "list", "fetch", "delete", "subscribe"]),
+                get: $util.oneOfGetter($oneOfFields = ["hello", "start", "stop", "status", "setLevel", "list", "fetch", "delete", "subscribe", "mark"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -11838,6 +11915,8 @@ export const profinfer = $root.profinfer = (() => {
                     $root.profinfer.v1.DeleteTrace.encode(message["delete"], writer.uint32(/* id 9, wireType 2 =*/74).fork(), q + 1).ldelim();
                 if (message.subscribe != null && Object.hasOwnProperty.call(message, "subscribe"))
                     $root.profinfer.v1.Subscribe.encode(message.subscribe, writer.uint32(/* id 10, wireType 2 =*/82).fork(), q + 1).ldelim();
+                if (message.mark != null && Object.hasOwnProperty.call(message, "mark"))
+                    $root.profinfer.v1.MarkTrace.encode(message.mark, writer.uint32(/* id 11, wireType 2 =*/90).fork(), q + 1).ldelim();
                 return writer;
             };
 
@@ -11926,6 +12005,10 @@ export const profinfer = $root.profinfer = (() => {
                         }
                     case 10: {
                             message.subscribe = $root.profinfer.v1.Subscribe.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 11: {
+                            message.mark = $root.profinfer.v1.MarkTrace.decode(reader, reader.uint32(), undefined, long + 1);
                             break;
                         }
                     default:
@@ -12029,6 +12112,11 @@ export const profinfer = $root.profinfer = (() => {
                         throw TypeError(".profinfer.v1.ClientMessage.subscribe: object expected");
                     message.subscribe = $root.profinfer.v1.Subscribe.fromObject(object.subscribe, long + 1);
                 }
+                if (object.mark != null) {
+                    if (!$util.isObject(object.mark))
+                        throw TypeError(".profinfer.v1.ClientMessage.mark: object expected");
+                    message.mark = $root.profinfer.v1.MarkTrace.fromObject(object.mark, long + 1);
+                }
                 return message;
             };
 
@@ -12106,6 +12194,11 @@ export const profinfer = $root.profinfer = (() => {
                     object.subscribe = $root.profinfer.v1.Subscribe.toObject(message.subscribe, options, q + 1);
                     if (options.oneofs)
                         object.msg = "subscribe";
+                }
+                if (message.mark != null && Object.hasOwnProperty.call(message, "mark")) {
+                    object.mark = $root.profinfer.v1.MarkTrace.toObject(message.mark, options, q + 1);
+                    if (options.oneofs)
+                        object.msg = "mark";
                 }
                 return object;
             };
@@ -14589,6 +14682,233 @@ export const profinfer = $root.profinfer = (() => {
             };
 
             return DeleteTrace;
+        })();
+
+        v1.MarkTrace = (function() {
+
+            /**
+             * Properties of a MarkTrace.
+             * @memberof profinfer.v1
+             * @interface IMarkTrace
+             * @property {string|null} [traceId] MarkTrace traceId
+             * @property {boolean|null} [marked] MarkTrace marked
+             */
+
+            /**
+             * Constructs a new MarkTrace.
+             * @memberof profinfer.v1
+             * @classdesc Represents a MarkTrace.
+             * @implements IMarkTrace
+             * @constructor
+             * @param {profinfer.v1.IMarkTrace=} [properties] Properties to set
+             */
+            function MarkTrace(properties) {
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * MarkTrace traceId.
+             * @member {string} traceId
+             * @memberof profinfer.v1.MarkTrace
+             * @instance
+             */
+            MarkTrace.prototype.traceId = "";
+
+            /**
+             * MarkTrace marked.
+             * @member {boolean} marked
+             * @memberof profinfer.v1.MarkTrace
+             * @instance
+             */
+            MarkTrace.prototype.marked = false;
+
+            /**
+             * Creates a new MarkTrace instance using the specified properties.
+             * @function create
+             * @memberof profinfer.v1.MarkTrace
+             * @static
+             * @param {profinfer.v1.IMarkTrace=} [properties] Properties to set
+             * @returns {profinfer.v1.MarkTrace} MarkTrace instance
+             */
+            MarkTrace.create = function create(properties) {
+                return new MarkTrace(properties);
+            };
+
+            /**
+             * Encodes the specified MarkTrace message. Does not implicitly {@link profinfer.v1.MarkTrace.verify|verify} messages.
+             * @function encode
+             * @memberof profinfer.v1.MarkTrace
+             * @static
+             * @param {profinfer.v1.IMarkTrace} message MarkTrace message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            MarkTrace.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.traceId != null && Object.hasOwnProperty.call(message, "traceId"))
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.traceId);
+                if (message.marked != null && Object.hasOwnProperty.call(message, "marked"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).bool(message.marked);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified MarkTrace message, length delimited. Does not implicitly {@link profinfer.v1.MarkTrace.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof profinfer.v1.MarkTrace
+             * @static
+             * @param {profinfer.v1.IMarkTrace} message MarkTrace message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            MarkTrace.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a MarkTrace message from the specified reader or buffer.
+             * @function decode
+             * @memberof profinfer.v1.MarkTrace
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {profinfer.v1.MarkTrace} MarkTrace
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            MarkTrace.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.profinfer.v1.MarkTrace();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.traceId = reader.string();
+                            break;
+                        }
+                    case 2: {
+                            message.marked = reader.bool();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a MarkTrace message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof profinfer.v1.MarkTrace
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {profinfer.v1.MarkTrace} MarkTrace
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            MarkTrace.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Creates a MarkTrace message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof profinfer.v1.MarkTrace
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {profinfer.v1.MarkTrace} MarkTrace
+             */
+            MarkTrace.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.profinfer.v1.MarkTrace)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".profinfer.v1.MarkTrace: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.profinfer.v1.MarkTrace();
+                if (object.traceId != null)
+                    message.traceId = String(object.traceId);
+                if (object.marked != null)
+                    message.marked = Boolean(object.marked);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a MarkTrace message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof profinfer.v1.MarkTrace
+             * @static
+             * @param {profinfer.v1.MarkTrace} message MarkTrace
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            MarkTrace.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.traceId = "";
+                    object.marked = false;
+                }
+                if (message.traceId != null && Object.hasOwnProperty.call(message, "traceId"))
+                    object.traceId = message.traceId;
+                if (message.marked != null && Object.hasOwnProperty.call(message, "marked"))
+                    object.marked = message.marked;
+                return object;
+            };
+
+            /**
+             * Converts this MarkTrace to JSON.
+             * @function toJSON
+             * @memberof profinfer.v1.MarkTrace
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            MarkTrace.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return MarkTrace;
         })();
 
         v1.Subscribe = (function() {
