@@ -122,8 +122,19 @@ export interface TraceModel {
    * counters cost nothing.
    */
   readonly counterColumns: ReadonlyMap<number, Float64Array>;
+  /**
+   * Counter ids whose deltas run from the thread's previous barrier entry
+   * (CounterColumn.includes_previous_barrier: one probe per node), so cover
+   * the previous row's barrier plus the row's compute; others cover compute.
+   */
+  readonly counterIncludesPreviousBarrier: ReadonlySet<number>;
   readonly experts: readonly v1.IExpertRouting[];
   readonly counters: readonly v1.ICounterDescriptor[];
+  /** Scheduler batches (record --sched), as decoded; analysis/sched.ts reads them. */
+  readonly schedSwitch: readonly v1.ISchedSwitchBatch[];
+  readonly schedWakeup: readonly v1.ISchedWakeupBatch[];
+  /** ThreadInfo by tid (names, and which process a thread belongs to). */
+  readonly threadInfo: ReadonlyMap<number, v1.IThreadInfo>;
   /** The reader stopped at damage; what is here is everything before it. */
   readonly truncated: boolean;
   readonly packets: number;
@@ -235,6 +246,9 @@ export class TraceModelBuilder {
   readonly #threadByKey = new Map<number, number>();
   readonly #experts: v1.IExpertRouting[] = [];
   readonly #counters: v1.ICounterDescriptor[] = [];
+  readonly #schedSwitch: v1.ISchedSwitchBatch[] = [];
+  readonly #schedWakeup: v1.ISchedWakeupBatch[] = [];
+  readonly #threadInfo = new Map<number, v1.IThreadInfo>();
   readonly #nodeGraph = new Column(u32(0), u32);
   readonly #nodeThread = new Column(u16(0), u16);
   readonly #nodeIndex = new Column(u32(0), u32);
@@ -244,6 +258,7 @@ export class TraceModelBuilder {
   readonly #nodeBarrier = new Column(f64(0), f64);
   readonly #scratch = new Scratch();
   readonly #counterCols = new Map<number, Column<Float64Array>>();
+  readonly #counterSpansBarrier = new Set<number>();
   #packets = 0;
   truncated = false;
 
@@ -284,6 +299,13 @@ export class TraceModelBuilder {
     else if (p.counter) this.#counters.push(p.counter);
     else if (p.loss) this.#loss = p.loss;
     else if (p.sessionEnd) this.#end = p.sessionEnd;
+    else if (p.schedSwitch) {
+      this.#rel(longToBigInt(p.schedSwitch.baseTsNs)); // the base is the first time seen
+      this.#schedSwitch.push(p.schedSwitch);
+    } else if (p.schedWakeup) {
+      this.#rel(longToBigInt(p.schedWakeup.baseTsNs));
+      this.#schedWakeup.push(p.schedWakeup);
+    } else if (p.thread) this.#threadInfo.set(p.thread.tid ?? 0, p.thread);
   }
 
   #rel(abs: bigint): number {
@@ -415,33 +437,46 @@ export class TraceModelBuilder {
     this.#appendRows(pid, tid, graphId, this.#relNumber(start), ith);
   }
 
-  /** One CounterColumn { counter_id = 1; repeated uint64 delta = 2; }. */
+  /**
+   * One CounterColumn { counter_id = 1; repeated uint64 delta = 2;
+   * repeated uint32 unmeasured_row = 3; bool includes_previous_barrier = 4; }.
+   */
   #counterColumn(r: Reader): void {
     const len = r.varint();
     const end = r.pos + len;
     if (end > r.end) throw new TraceModelError('CounterColumn runs past the end of the packet');
     const sub = new Reader(r.buf, r.pos, end);
     let id = 0;
+    let spansBarrier = false;
     const values: number[] = [];
+    const unmeasured: number[] = [];
     while (sub.pos < end) {
       const tag = sub.varint();
       const field = tag >>> 3;
       const wt = tag & 7;
       if (field === 1 && wt === VARINT) id = sub.varint();
-      else if (field === 2 && wt === VARINT) values.push(sub.varint());
-      else if (field === 2 && wt === LEN) {
+      else if ((field === 2 || field === 3) && wt === VARINT) (field === 2 ? values : unmeasured).push(sub.varint());
+      else if ((field === 2 || field === 3) && wt === LEN) {
+        const what = field === 2 ? 'delta' : 'unmeasured_row';
         const vLen = sub.varint();
         const vEnd = sub.pos + vLen;
-        if (vEnd > end) throw new TraceModelError('CounterColumn.delta runs past the end of its message');
-        while (sub.pos < vEnd) values.push(sub.varint());
-        if (sub.pos !== vEnd) throw new TraceModelError('CounterColumn.delta ends inside a varint');
-      } else sub.skip(wt);
+        if (vEnd > end) throw new TraceModelError(`CounterColumn.${what} runs past the end of its message`);
+        const into = field === 2 ? values : unmeasured;
+        while (sub.pos < vEnd) into.push(sub.varint());
+        if (sub.pos !== vEnd) throw new TraceModelError(`CounterColumn.${what} ends inside a varint`);
+      } else if (field === 4 && wt === VARINT) spansBarrier = sub.varint() !== 0;
+      else sub.skip(wt);
       sub.check();
     }
     if (sub.pos !== end) throw new TraceModelError('CounterColumn field runs past the end of its message');
     r.pos = end;
+    this.#addCounterValues(id, withUnmeasured(values, unmeasured), spansBarrier);
+  }
+
+  #addCounterValues(id: number, rows: number[], spansBarrier: boolean): void {
+    if (spansBarrier) this.#counterSpansBarrier.add(id);
     const prev = this.#scratch.counters.get(id);
-    this.#scratch.counters.set(id, prev ? prev.concat(values) : values);
+    this.#scratch.counters.set(id, prev ? prev.concat(rows) : rows);
   }
 
   #column(r: Reader, wt: number, col: ScratchColumn): void {
@@ -506,8 +541,7 @@ export class TraceModelBuilder {
     for (const v of b.fused ?? []) this.#scratchPush('fused', 'nFused', v);
     for (const c of b.counters ?? []) {
       const values = (c.delta ?? []).map((v) => Number(longToBigInt(v)));
-      const prev = s.counters.get(c.counterId ?? 0);
-      s.counters.set(c.counterId ?? 0, prev ? prev.concat(values) : values);
+      this.#addCounterValues(c.counterId ?? 0, withUnmeasured(values, c.unmeasuredRow ?? []), c.includesPreviousBarrier ?? false);
     }
     this.#appendRows(
       b.pid ?? 0,
@@ -608,12 +642,37 @@ export class TraceModelBuilder {
           return [id, col.trim()];
         }),
       ),
+      counterIncludesPreviousBarrier: this.#counterSpansBarrier,
       experts: this.#experts,
       counters: this.#counters,
+      schedSwitch: this.#schedSwitch,
+      schedWakeup: this.#schedWakeup,
+      threadInfo: this.#threadInfo,
       truncated: this.truncated || this.#end === undefined,
       packets: this.#packets,
     };
   }
+}
+
+/**
+ * One value per row from a column's measured deltas and its unmeasured rows
+ * (ascending indexes): NaN at those, never a made-up number.
+ */
+function withUnmeasured(values: number[], unmeasured: readonly number[]): number[] {
+  if (unmeasured.length === 0) return values;
+  const n = values.length + unmeasured.length;
+  const rows = new Array<number>(n);
+  let v = 0;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    if (m < unmeasured.length && unmeasured[m] === i) {
+      rows[i] = NaN;
+      m++;
+    } else rows[i] = values[v++] as number;
+  }
+  if (m !== unmeasured.length)
+    throw new TraceModelError('CounterColumn.unmeasured_row is not ascending or names a row past the batch');
+  return rows;
 }
 
 /** Bytes held per node row by the model's columns. */

@@ -16,6 +16,7 @@
 // clock (Perfetto shows them relative to the first event).
 import type { v1 } from '../proto.js';
 import { ProtoWriter, varintSize } from './proto_writer.js';
+import { SchedFtraceEncoder } from './sched_ftrace.js';
 import { ChildOrdering, CounterUnit, F, SequenceFlags, TrackEventType } from './perfetto_protos/index.js';
 import {
   type CounterTrack,
@@ -338,12 +339,26 @@ export class PerfettoWriter implements TimelineSink {
  * Streams a Perfetto trace: chunks of Trace bytes (concatenated, they are one
  * perfetto.protos.Trace). `stats` is filled in at the end.
  */
-export function exportPerfetto(
+export async function* exportPerfetto(
   packets: AsyncIterable<v1.ITracePacket> | Iterable<v1.ITracePacket>,
   stats?: (s: PerfettoExportStats) => void,
   options: TimelineOptions = {},
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  return streamTimeline(packets, (origin) => new PerfettoWriter(origin), options, stats);
+  // Scheduler batches become ftrace events beside the timeline (sched_ftrace.ts).
+  const sched = new SchedFtraceEncoder();
+  const schedChunks: Uint8Array[] = [];
+  async function* tap(): AsyncGenerator<v1.ITracePacket> {
+    for await (const p of packets) {
+      const bytes = sched.add(p);
+      if (bytes) schedChunks.push(bytes);
+      yield p;
+    }
+  }
+  for await (const chunk of streamTimeline(tap(), (origin) => new PerfettoWriter(origin), options, stats)) {
+    yield* schedChunks.splice(0);
+    yield chunk;
+  }
+  yield* schedChunks.splice(0);
 }
 
 /** The whole Perfetto trace of packets held in memory (tests, small traces). */
@@ -351,8 +366,15 @@ export function toPerfetto(
   packets: Iterable<v1.ITracePacket>,
   options: TimelineOptions = {},
 ): { bytes: Uint8Array; stats: PerfettoExportStats } {
-  const { chunks, stats } = runTimeline(packets, (origin) => new PerfettoWriter(origin), options);
-  return { bytes: concat(chunks), stats };
+  const sched = new SchedFtraceEncoder();
+  const schedChunks: Uint8Array[] = [];
+  const tapped = [...packets].map((p) => {
+    const bytes = sched.add(p);
+    if (bytes) schedChunks.push(bytes);
+    return p;
+  });
+  const { chunks, stats } = runTimeline(tapped, (origin) => new PerfettoWriter(origin), options);
+  return { bytes: concat([...chunks, ...schedChunks]), stats };
 }
 
 export function concat(chunks: readonly Uint8Array[]): Uint8Array {

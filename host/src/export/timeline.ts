@@ -13,6 +13,7 @@
 //
 // New kinds of data (sched, PMC, MoE) become new sink calls or counter tracks:
 // add a case to add(), keep the sink interface small.
+import { counterColumnRows } from '../analysis/counters.js';
 import { longToBigInt, longToSignedBigInt, type v1 } from '../proto.js';
 
 /** Trace timestamps within this stay exact as numbers (about 52 days of uptime). */
@@ -415,9 +416,10 @@ export class Timeline {
     const compute = b.computeNs ?? [];
     const barrier = b.barrierNs ?? [];
     const fusedCol = b.fused ?? [];
+    // Unmeasured rows have no delta: spread the values over the measured rows.
     const counters = (b.counters ?? []).map((c) => ({
       name: this.#counterNames.get(c.counterId ?? 0) ?? `counter${c.counterId ?? 0}`,
-      delta: c.delta ?? [],
+      delta: counterColumnRows(c, deltas.length),
     }));
     const out = this.#thread(pid, tid).nodes;
     const threadIndex = b.threadIndex ?? 0;
@@ -431,7 +433,10 @@ export class Timeline {
       const meta = this.#meta(structure, index, backend);
       const args: (string | number | boolean)[] = ['barrier_wait_ns', w, 'graph_id', graphId, 'thread_index', threadIndex];
       if (fused > 0) args.push('fused', fused);
-      for (const col of counters) args.push(col.name, num(col.delta[i]));
+      for (const col of counters) {
+        const v = col.delta[i];
+        if (v !== undefined) args.push(col.name, v);
+      }
       const slice: Slice = {
         kind: 'node',
         name: meta === undefined ? (structure === undefined ? 'node' : `node ${index}`) : fused > 0 ? `${meta.op}+${fused}` : meta.op,

@@ -2,6 +2,7 @@
 // loss, time per op, TTFT / TPOT / tokens per second. Pure: packets in,
 // a plain object out (commands/summary prints it).
 import { longToBigInt, type v1 } from '../proto.js';
+import { ExpertAccumulator, expertReportToJson } from '../analysis/experts.js';
 
 export interface TokenSummary {
   readonly seq: number;
@@ -49,6 +50,8 @@ export interface TraceSummary {
   readonly tokens_per_s: number | undefined;
   readonly end_reason: string | undefined;
   readonly truncated: boolean;
+  /** MoE routing (record --moe), as analyze --json's "experts" without the per-token table; absent without it. */
+  readonly experts: Readonly<Record<string, unknown>> | undefined;
 }
 
 interface NodeInfo {
@@ -91,6 +94,8 @@ export class SummaryBuilder {
   private nodeEvents = 0;
   private end: v1.ISessionEnd | undefined;
   private loss: v1.ILossStats | undefined;
+  private readonly experts = new ExpertAccumulator();
+  private routings = 0;
   truncated = false;
 
   add(p: v1.ITracePacket): void {
@@ -98,6 +103,10 @@ export class SummaryBuilder {
     else if (p.engine) this.engines.set(p.engine.pid ?? 0, p.engine);
     else if (p.graphStructure) this.addStructure(p.graphStructure);
     else if (p.token) this.addToken(p.token);
+    else if (p.expertRouting) {
+      this.experts.add(p.expertRouting);
+      this.routings++;
+    }
     else if (p.nodeEvents) this.addNodes(p.nodeEvents);
     else if (p.graph) this.addGraph(p.graph);
     else if (p.loss) this.loss = p.loss;
@@ -211,6 +220,7 @@ export class SummaryBuilder {
       ...timing,
       end_reason: this.end?.reason ?? undefined,
       truncated: this.truncated || this.end === undefined,
+      experts: this.routings ? expertReportToJson(this.experts.build()) : undefined,
     };
   }
 }

@@ -4,9 +4,12 @@ import { access, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { readTraceFile, TraceReadError } from '../../decode/stream_reader.js';
 import { buildDags, dagToDot, dagToJson, type Dag } from '../../analysis/dag.js';
+import { counterReport, counterReportToJson, counterTables } from '../../analysis/counters.js';
 import { computeStats, statsToJson, type TimeStat } from '../../analysis/stats.js';
+import { expertReport, expertReportToJson, expertTables } from '../../analysis/experts.js';
 import { measurePeaks, roofline, rooflineToJson, type Peaks } from '../../analysis/roofline.js';
 import { TraceModelBuilder, type TraceModel } from '../../analysis/trace_model.js';
+import { analyzeSched, schedLines, schedToJson } from '../../analysis/sched.js';
 import type { AnalyzeArgs } from './command.js';
 
 /** The --peaks value is not "GFLOPS,GBPS". */
@@ -71,6 +74,9 @@ export async function analyzeCommand(args: AnalyzeArgs): Promise<number> {
   const stats = computeStats(model, dags);
   const peaks = peaksArg ?? measurePeaks(availableParallelism());
   const roof = roofline(dags, peaks);
+  const sched = analyzeSched(model, { intervals: false });
+  const counters = counterReport(model, dags);
+  const experts = expertReport(model, { table: true });
 
   if (args.dag !== undefined) {
     if (args.dag.endsWith('.json')) {
@@ -98,6 +104,9 @@ export async function analyzeCommand(args: AnalyzeArgs): Promise<number> {
           })),
           stats: statsToJson(stats),
           roofline: rooflineToJson(roof),
+          ...(sched.present ? { sched: schedToJson(sched) } : {}),
+          counters: counterReportToJson(counters),
+          experts: expertReportToJson(experts),
         },
         null,
         2,
@@ -142,6 +151,7 @@ export async function analyzeCommand(args: AnalyzeArgs): Promise<number> {
         `${msOf(t.barrierNs).padStart(12)}${pct(t.computeNs, t.computeNs + t.barrierNs).padStart(8)}`,
     );
   }
+  if (sched.present) out.push(...schedLines(sched));
   out.push(
     '',
     `  roofline: peaks ${f(roof.peaks.gflops, 1)} GFLOP/s, ${f(roof.peaks.gbps, 1)} GB/s (${roof.peaks.source}); ridge ${f(roof.ridge)} flop/byte`,
@@ -163,6 +173,8 @@ export async function analyzeCommand(args: AnalyzeArgs): Promise<number> {
         `${f(r.gbps).padStart(9)}${r.verdict.padStart(9)}`,
     );
   }
+  out.push(...counterTables(counters, args.top));
+  out.push(...expertTables(experts, args.top));
   if (args.dag !== undefined) out.push('', `  DAG written to ${args.dag}`);
   process.stdout.write(out.join('\n') + '\n');
   return 0;
