@@ -7,12 +7,15 @@
 //
 //   node bench/overhead.mjs [--rounds 5] [--tokens 32] [--types q8_0,f16]
 //        [--preset tinyllama-1.1b] [--levels graph,node] [--smoke] [--json OUT]
-//   levels: token, graph, node, node-trap, node-one, node-two, node-one-trap, node-two-trap
+//        [--counters task-clock,page-faults,context-switches]
+//   levels: token, graph, node, node-trap, node-one, node-two, node-one-trap, node-two-trap,
+//           node-counters, node-one-counters, node-two-counters (node level with --counters)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median, quantile } from './lib/stats.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const cache = process.env.PROFINFER_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'profinfer');
@@ -27,6 +30,9 @@ const { values: opt } = parseArgs({
     levels: { type: 'string', default: 'graph,node' },
     smoke: { type: 'boolean', default: false },
     json: { type: 'string' },
+    // For the *-counters levels. Software events by default: this VM has no
+    // hardware PMU; on a board pass e.g. cycles,instructions,l3d_cache_refill.
+    counters: { type: 'string', default: 'task-clock,page-faults,context-switches' },
   },
 });
 if (opt.smoke) Object.assign(opt, { rounds: '1', tokens: '8', reps: '1', types: 'q8_0', preset: 'tiny' });
@@ -54,11 +60,12 @@ function benchArgs(model) {
  * `node` is its default, auto). */
 function runOnce(model, level, dir) {
   const trace = join(dir, `${level ?? 'none'}.pftrace`);
-  const node = /^node(?:-(one|two))?(-trap)?$/.exec(level ?? '');
+  const node = /^node(?:-(one|two))?(-trap)?(-counters)?$/.exec(level ?? '');
   const collectorLevel = node ? 'node' : level;
   const nodeProbes = node?.[1] ? ['--node-probes', node[1]] : [];
+  const counters = node?.[3] ? ['--counters', opt.counters] : [];
   const argv = level
-    ? [profinferd, 'record', '-o', trace, '--level', collectorLevel, ...nodeProbes, '--', ...benchArgs(model)]
+    ? [profinferd, 'record', '-o', trace, '--level', collectorLevel, ...nodeProbes, ...counters, '--', ...benchArgs(model)]
     : benchArgs(model);
   const env = node?.[2] ? { ...process.env, PROFINFER_TRAP_ONLY: '1' } : process.env;
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20, env });
@@ -75,14 +82,6 @@ function runOnce(model, level, dir) {
   }
   return out;
 }
-
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const i = (s.length - 1) * q;
-  const lo = Math.floor(i);
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (i - lo);
-};
-const median = (xs) => quantile(xs, 0.5);
 
 const levels = opt.levels.split(',');
 const results = [];
