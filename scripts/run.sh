@@ -5,9 +5,14 @@
 #   sudo scripts/run.sh [--model tinyllama-1.1b|tiny|moe] [--type q8_0|f16]
 #                       [--tokens N] [--threads N] [--level node|graph|token]
 #                       [--engine llama.cpp|node-llama-cpp] [-o TRACE]
+#                       [--counters LIST] [--no-sched]
+# Node level records every node on every thread, the scheduler's view of the
+# threads and per-node software counters (add cycles,instructions where the
+# CPU has a PMU); --model moe adds each token's expert ids.
 source "$(dirname "$0")/setup/common.sh"
 
 model=tinyllama-1.1b type=q8_0 tokens=64 threads=2 level=node engine=llama.cpp out=""
+counters=task-clock,page-faults sched=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
@@ -17,7 +22,9 @@ while [ $# -gt 0 ]; do
     --level) level=$2; shift 2 ;;
     --engine) engine=$2; shift 2 ;;
     -o|--output) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --counters) counters=$2; shift 2 ;;
+    --no-sched) sched=0; shift ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -48,15 +55,22 @@ case "$engine" in
   *) die "--engine must be llama.cpp or node-llama-cpp" ;;
 esac
 
-step "profiling ${cmd[0]##*/} on $model ($type), $tokens tokens, $threads threads, $level level"
-build/collector-c/profinferd record -o "$out" --level "$level" -- "${cmd[@]}" >/dev/null 2>"$out.log" || {
+extras=()
+if [ "$level" = node ] && [ -n "$counters" ]; then extras+=(--counters "$counters"); fi
+if [ "$level" = node ] && [ "$model" = moe ]; then extras+=(--moe); fi
+if [ "$sched" = 1 ] && [ "$level" != token ]; then extras+=(--sched); fi
+step "profiling ${cmd[0]##*/} on $model ($type), $tokens tokens, $threads threads, $level level ${extras[*]}"
+build/collector-c/profinferd record -o "$out" --level "$level" "${extras[@]}" -- "${cmd[@]}" >/dev/null 2>"$out.log" || {
   tail -n 20 "$out.log" >&2; die "profinferd failed (log: $out.log)"; }
 grep '^profinferd:' "$out.log" >&2 || true
 echo
 host summary "$out"
+report="${out%.pftrace}.html"
+host report "$out" -o "$report" >/dev/null 2>>"$out.log" || note "no HTML report (see $out.log)"
 cat <<EOT
 
 Trace: $out
+Report: $report (one file, opens offline in any browser)
   node host/dist/cli.js open $out            # open it in the Perfetto UI (served from 127.0.0.1:9001)
   node host/dist/cli.js analyze $out         # per op / layer / thread, DAG, memory- or compute-bound
   node host/dist/cli.js summary $out --json  # every figure, for scripts

@@ -381,7 +381,10 @@ typedef struct _profinfer_v1_LossCount {
     uint64_t count; /* Next id: 3. */
 } profinfer_v1_LossCount;
 
-/* Cumulative loss so far, emitted periodically and at the end. */
+/* Cumulative loss so far, emitted periodically and at the end. For
+ EVENT_KIND_COUNTER the counts are node counter values, not events:
+ `recorded` the values measured, `lost` those not measured (the thread was
+ switched out or moved CPU between the readings, or had no earlier reading). */
 typedef struct _profinfer_v1_LossStats {
     uint64_t ts_ns;
     pb_size_t lost_count;

@@ -14,7 +14,7 @@
 // New kinds of data (sched, PMC, MoE) become new sink calls or counter tracks:
 // add a case to add(), keep the sink interface small.
 import { counterColumnRows } from '../analysis/counters.js';
-import { longToBigInt, longToSignedBigInt, type v1 } from '../proto.js';
+import { EventKind, longToBigInt, longToSignedBigInt, type v1 } from '../proto.js';
 
 /** Trace timestamps within this stay exact as numbers (about 52 days of uptime). */
 const EXACT_NS = 2 ** 52;
@@ -324,7 +324,8 @@ export class Timeline {
 
   #addLoss(l: v1.ILossStats): void {
     let lost = 0;
-    for (const c of l.lost ?? []) lost += num(c.count);
+    // Counter values not measured are not lost events (profinfer.proto, LossStats).
+    for (const c of l.lost ?? []) if (c.kind !== EventKind.EVENT_KIND_COUNTER) lost += num(c.count);
     if (lost === this.#lastLost) return;
     this.#lastLost = lost;
     this.#ensureCounterTrack('lost_events', undefined, 'lost events (cumulative)', 'events');

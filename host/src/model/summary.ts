@@ -40,8 +40,12 @@ export interface TraceSummary {
   readonly graph_nodes: number;
   readonly node_events: number;
   readonly threads: number;
+  /** Events the collector could not write (counter values are not events: see below). */
   readonly lost_events: number;
   readonly lost_by_kind: Readonly<Record<string, number>>;
+  /** Per-node counter values measured, and not measured (preempted, moved CPU, first of a thread). */
+  readonly counter_values_measured: number;
+  readonly counter_values_unmeasured: number;
   readonly ops: Readonly<Record<string, OpSummary>>;
   readonly prefill_tokens: number;
   readonly decode_tokens: number;
@@ -190,11 +194,17 @@ export class SummaryBuilder {
     const lossSource = this.end?.totals ?? this.loss;
     const lostByKind: Record<string, number> = {};
     let lost = 0;
+    let unmeasured = 0;
     for (const l of lossSource?.lost ?? []) {
       const count = n(l.count);
+      if (l.kind === COUNTER_KIND) {
+        unmeasured = count; // not events: values the collector could not measure
+        continue;
+      }
       lostByKind[kindName(l.kind ?? 0)] = count;
       lost += count;
     }
+    const measured = n(lossSource?.recorded?.find((r) => r.kind === COUNTER_KIND)?.count ?? 0);
     const tokens = [...this.tokens].sort((a, b) => a.seq - b.seq);
     const timing = tokenTiming(tokens);
     const ops: Record<string, OpSummary> = {};
@@ -216,6 +226,8 @@ export class SummaryBuilder {
       threads: this.threads.size,
       lost_events: lost,
       lost_by_kind: lostByKind,
+      counter_values_measured: measured,
+      counter_values_unmeasured: unmeasured,
       ops,
       ...timing,
       end_reason: this.end?.reason ?? undefined,
@@ -224,6 +236,9 @@ export class SummaryBuilder {
     };
   }
 }
+
+/** EventKind.EVENT_KIND_COUNTER: its LossStats counts are node counter values. */
+const COUNTER_KIND = 6;
 
 function kindName(kind: number): string {
   return ['unspecified', 'token', 'graph', 'node', 'structure', 'sched', 'counter', 'expert', 'output'][kind] ?? `kind${kind}`;

@@ -9,6 +9,7 @@ import type { Roofline } from '../analysis/roofline.js';
 import type { SchedAnalysis } from '../analysis/sched.js';
 import type { TraceStats } from '../analysis/stats.js';
 import type { TraceModel } from '../analysis/trace_model.js';
+import { EventKind } from '../proto.js';
 import { dagToSvg } from './dag_svg.js';
 import { barChart, esc, fmt, heatMap, lineChart, rooflineChart } from './svg.js';
 
@@ -40,7 +41,10 @@ const opt = (v: number | undefined, d = 2): string => (v === undefined || !Numbe
 
 export function reportFacts(input: ReportInput): ReportFacts {
   const s = input.stats;
-  const lost = (input.model.end?.totals?.lost ?? input.model.loss?.lost ?? []).reduce((n, l) => n + Number(l.count ?? 0), 0);
+  // Counter values not measured are not lost events (profinfer.proto, LossStats).
+  const lost = (input.model.end?.totals?.lost ?? input.model.loss?.lost ?? [])
+    .filter((l) => l.kind !== EventKind.EVENT_KIND_COUNTER)
+    .reduce((n, l) => n + Number(l.count ?? 0), 0);
   return {
     tokensPerS: opt(s.tokensPerS, 1),
     ttftMs: opt(s.ttftMs),

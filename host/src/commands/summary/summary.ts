@@ -45,6 +45,9 @@ export async function summaryCommand(args: SummaryArgs): Promise<number> {
   out.push(`  nodes    ${s.node_events} node events on ${s.threads} threads`);
   const lostKinds = Object.entries(s.lost_by_kind).map(([k, v]) => `${k} ${v}`).join(', ');
   out.push(`  lost     ${s.lost_events}${lostKinds ? ` (${lostKinds})` : ''}${s.truncated ? '   [trace incomplete]' : ''}`);
+  const values = s.counter_values_measured + s.counter_values_unmeasured;
+  if (values > 0)
+    out.push(`  counters ${s.counter_values_measured} of ${values} node values measured (the rest: thread switched out or moved CPU, or its first row)`);
   const ops = Object.entries(s.ops);
   const total = ops.reduce((sum, [, o]) => sum + o.total_ns, 0);
   if (ops.length) {
