@@ -19,7 +19,7 @@
 static void check_accepted(const profinfer_v1_ClientMessage *m)
 {
 	assert(m->which_msg >= profinfer_v1_ClientMessage_hello_tag &&
-	       m->which_msg <= profinfer_v1_ClientMessage_subscribe_tag);
+	       m->which_msg <= profinfer_v1_ClientMessage_mark_tag);
 	switch (m->which_msg) {
 	case profinfer_v1_ClientMessage_start_tag:
 		if (m->msg.start.which_target == profinfer_v1_StartSession_process_name_tag)
@@ -33,6 +33,9 @@ static void check_accepted(const profinfer_v1_ClientMessage *m)
 		break;
 	case profinfer_v1_ClientMessage_delete_tag:
 		assert(pi_control__valid_id(m->msg.delete.trace_id) && !strchr(m->msg.delete.trace_id, '.'));
+		break;
+	case profinfer_v1_ClientMessage_mark_tag:
+		assert(pi_control__valid_id(m->msg.mark.trace_id) && !strchr(m->msg.mark.trace_id, '/'));
 		break;
 	default:
 		break;

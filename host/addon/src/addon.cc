@@ -67,7 +67,7 @@ class Session : public Napi::ObjectWrap<Session> {
 				   });
 	}
 
-	// new Session({ output, level?, structure?, layout?, nodeProbes?, ringBufferKib? })
+	// new Session({ output, level?, structure?, layout?, nodeProbes?, sched?, moe?, counters?, ringBufferKib? })
 	explicit Session(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Session>(info)
 	{
 		Napi::Env env = info.Env();
@@ -108,6 +108,18 @@ class Session : public Napi::ObjectWrap<Session> {
 				Napi::TypeError::New(env, "options.nodeProbes must be auto, one or two").ThrowAsJavaScriptException();
 				return;
 			}
+		}
+		if (o.Has("sched"))
+			opts.sched = o.Get("sched").ToBoolean();
+		if (o.Has("moe"))
+			opts.moe = o.Get("moe").ToBoolean();
+		if (o.Has("counters")) {
+			if (!o.Get("counters").IsString()) {
+				Napi::TypeError::New(env, "options.counters must be a comma-separated string").ThrowAsJavaScriptException();
+				return;
+			}
+			counters_ = o.Get("counters").As<Napi::String>();
+			opts.counters = counters_.c_str();
 		}
 		if (o.Has("ringBufferKib")) {
 			Napi::Value v = o.Get("ringBufferKib");
@@ -313,7 +325,7 @@ class Session : public Napi::ObjectWrap<Session> {
 
 	pi_collector *c_ = nullptr;
 	int fd_ = -1;
-	std::string layout_;
+	std::string layout_, counters_;
 	std::thread thread_;
 	std::atomic<bool> stop_{ false };
 	std::atomic<bool> finished_{ false };

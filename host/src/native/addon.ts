@@ -16,6 +16,12 @@ export interface SessionOptions {
   /** GGML struct layout: a profile name or key=offset overrides. */
   readonly layout?: string;
   readonly nodeProbes?: 'auto' | 'one' | 'two';
+  /** Scheduler events of the targets' threads. */
+  readonly sched?: boolean;
+  /** Expert ids of every MUL_MAT_ID node. */
+  readonly moe?: boolean;
+  /** Per-node counters, e.g. "task-clock,page-faults". */
+  readonly counters?: string;
   readonly ringBufferKib?: number;
 }
 
@@ -60,6 +66,10 @@ let cached: AddonLoad | undefined;
 
 export function loadAddon(): AddonLoad {
   if (cached) return cached;
+  if (process.env.PROFINFER_NO_ADDON) {
+    cached = { reason: 'the in-process collector addon is disabled (PROFINFER_NO_ADDON)' };
+    return cached;
+  }
   if (!existsSync(ADDON_PATH)) {
     cached = { reason: `the in-process collector addon is not built (${ADDON_PATH}); build it with: bash scripts/setup/35_addon.sh` };
     return cached;
