@@ -9,7 +9,8 @@
 //        [--preset tinyllama-1.1b] [--levels graph,node] [--smoke] [--json OUT]
 //        [--counters task-clock,page-faults,context-switches]
 //   levels: token, graph, node, node-trap, node-one, node-two, node-one-trap, node-two-trap,
-//           node-counters, node-one-counters, node-two-counters (node level with --counters)
+//           node-counters, node-one-counters, node-two-counters (node level with --counters),
+//           node-sched, node-counters-sched, graph-sched, token-sched (with --sched)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -60,12 +61,14 @@ function benchArgs(model) {
  * `node` is its default, auto). */
 function runOnce(model, level, dir) {
   const trace = join(dir, `${level ?? 'none'}.pftrace`);
-  const node = /^node(?:-(one|two))?(-trap)?(-counters)?$/.exec(level ?? '');
-  const collectorLevel = node ? 'node' : level;
+  const node = /^node(?:-(one|two))?(-trap)?(-counters)?(-sched)?$/.exec(level ?? '');
+  const graph = /^(graph|token)(-sched)?$/.exec(level ?? '');
+  const collectorLevel = node ? 'node' : graph ? graph[1] : level;
   const nodeProbes = node?.[1] ? ['--node-probes', node[1]] : [];
   const counters = node?.[3] ? ['--counters', opt.counters] : [];
+  const sched = node?.[4] || graph?.[2] ? ['--sched'] : [];
   const argv = level
-    ? [profinferd, 'record', '-o', trace, '--level', collectorLevel, ...nodeProbes, ...counters, '--', ...benchArgs(model)]
+    ? [profinferd, 'record', '-o', trace, '--level', collectorLevel, ...nodeProbes, ...counters, ...sched, '--', ...benchArgs(model)]
     : benchArgs(model);
   const env = node?.[2] ? { ...process.env, PROFINFER_TRAP_ONLY: '1' } : process.env;
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20, env });

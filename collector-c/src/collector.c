@@ -714,7 +714,7 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 		pi_assembler__set_counters(c->assembler, c->counters.n_live);
 		pi_emit__set_counters(c->emit, ids, c->counters.n_live);
 	}
-	if (o->sched && (e = pi_sched_tracer__new(c->rb, c->w, c->emit, 0, &c->sched, err, errlen)))
+	if (o->sched && (e = pi_sched_tracer__new(c->rb, c->w, c->emit, 0, o->btf_path, &c->sched, err, errlen)))
 		goto fail;
 	*out = c;
 	return 0;

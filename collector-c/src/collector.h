@@ -33,6 +33,7 @@ struct pi_collector_opts {
 	enum pi_node_probes node_probes; /* node level: auto (default), two, one */
 	bool moe;		   /* expert ids of every MUL_MAT_ID node (expert_routing.h) */
 	bool sched;		   /* sched_switch / sched_waking of the targets' threads */
+	const char *btf_path;	   /* NULL, or a BTF file for kernels without their own (--sched) */
 	const char *counters;	   /* NULL or "page-faults,cycles,...": counters per node (perf_counters.h) */
 	/* Level switching (pi_collector__set_level) and QoS (qos.h). */
 	uint32_t sample_every_n_tokens; /* node level on one token in N (0, 1: every token) */

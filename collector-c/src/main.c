@@ -73,6 +73,8 @@ static const char usage_text[] =
 	"      --sched            also record sched_switch / sched_waking of the target's\n"
 	"                         threads: when each runs, waits runnable or sleeps, and\n"
 	"                         who preempted it (analyze shows a threads section)\n"
+	"      --btf FILE         BTF of this kernel for --sched where it has none of its\n"
+	"                         own (/sys/kernel/btf/vmlinux): its vmlinux, or BTFHub's\n"
 	"      --moe              also record MoE expert routing: the expert ids every\n"
 	"                         MUL_MAT_ID node chose for each token (ExpertRouting;\n"
 	"                         analyze shows an experts section). Off by default: it\n"
@@ -380,6 +382,7 @@ static int cmd_record(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "sched", no_argument, NULL, 1001 },
+		{ "btf", required_argument, NULL, 1004 },
 		{ "moe", no_argument, NULL, 1002 },
 		{ "counters", required_argument, NULL, 1003 },
 		{ "config", required_argument, NULL, 1101 },
@@ -429,6 +432,7 @@ static int cmd_record(int argc, char **argv)
 		case 1001: o.sched = true; break;
 		case 1002: o.moe = true; break;
 		case 1003: o.counters = optarg; break;
+		case 1004: o.btf_path = optarg; break;
 		case 1101: break; /* read above */
 		case 1102:
 		case 1103: {

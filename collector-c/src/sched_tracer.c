@@ -380,9 +380,12 @@ void pi_sched_tracer__flush(struct pi_sched_tracer *t, uint64_t now_ns, bool all
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-static struct sched_bpf *open_and_load(bool btf, uint32_t kib, int *err)
+/* btf_path: an external BTF file for CO-RE on kernels without their own
+ * (/sys/kernel/btf/vmlinux); NULL: the kernel's. */
+static struct sched_bpf *open_and_load(bool btf, uint32_t kib, const char *btf_path, int *err)
 {
-	struct sched_bpf *skel = sched_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path);
+	struct sched_bpf *skel = sched_bpf__open_opts(&oo);
 
 	if (!skel) {
 		*err = -errno;
@@ -404,7 +407,7 @@ static struct sched_bpf *open_and_load(bool btf, uint32_t kib, int *err)
 }
 
 int pi_sched_tracer__new(struct ring_buffer *rb, struct pi_writer *w, struct pi_emit *emit,
-			 uint32_t ring_buffer_kib, struct pi_sched_tracer **out, char *err,
+			 uint32_t ring_buffer_kib, const char *btf_path, struct pi_sched_tracer **out, char *err,
 			 size_t errlen)
 {
 	struct pi_sched_tracer *t = calloc(1, sizeof(*t));
@@ -438,15 +441,20 @@ int pi_sched_tracer__new(struct ring_buffer *rb, struct pi_writer *w, struct pi_
 	}
 	/* PROFINFER_SCHED_RAW_TP=1 skips tp_btf (tests of the fallback). */
 	t->btf = !getenv("PROFINFER_SCHED_RAW_TP");
-	t->skel = t->btf ? open_and_load(true, kib, &e) : NULL;
+	t->skel = t->btf ? open_and_load(true, kib, btf_path, &e) : NULL;
 	if (!t->skel) {
-		t->btf = false;
-		t->skel = open_and_load(false, kib, &e);
+		t->btf = false; /* raw_tp: CO-RE needs only a BTF, the kernel's or btf_path */
+		t->skel = open_and_load(false, kib, btf_path, &e);
 	}
 	if (!t->skel) {
-		set_err(err, errlen, "failed to load the scheduler programs (--sched): %s%s", strerror(-e),
-			access("/sys/kernel/btf/vmlinux", R_OK) ? "; this kernel has no BTF "
-			"(/sys/kernel/btf/vmlinux), which they need" : "");
+		if (btf_path && access(btf_path, R_OK))
+			set_err(err, errlen, "cannot read the BTF file %s (--btf): %s", btf_path, strerror(errno));
+		else
+			set_err(err, errlen, "failed to load the scheduler programs (--sched): %s%s", strerror(-e),
+				!btf_path && access("/sys/kernel/btf/vmlinux", R_OK)
+					? "; this kernel has no BTF (/sys/kernel/btf/vmlinux): pass --btf FILE, a BTF "
+					  "file for this kernel (its vmlinux, or one from BTFHub)"
+					: "");
 		goto fail;
 	}
 	if ((e = sched_bpf__attach(t->skel))) {

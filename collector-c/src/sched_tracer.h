@@ -22,10 +22,11 @@ struct pi_sched_tracer;
 #define PI_SCHED_IID_BASE (1u << 30)
 
 /* Opens, loads (tp_btf, or raw_tp where BTF tracepoints cannot be loaded)
- * and attaches the programs, and adds their ring buffer to `rb`. Returns 0
- * or -errno with a one-line reason in err. */
+ * and attaches the programs, and adds their ring buffer to `rb`. btf_path:
+ * an external BTF file for kernels without /sys/kernel/btf/vmlinux (NULL:
+ * the kernel's). Returns 0 or -errno with a one-line reason in err. */
 int pi_sched_tracer__new(struct ring_buffer *rb, struct pi_writer *w, struct pi_emit *emit,
-			 uint32_t ring_buffer_kib, struct pi_sched_tracer **out, char *err,
+			 uint32_t ring_buffer_kib, const char *btf_path, struct pi_sched_tracer **out, char *err,
 			 size_t errlen);
 void pi_sched_tracer__free(struct pi_sched_tracer *t);
 

@@ -196,7 +196,7 @@ int pi_system_check(FILE *to, bool json)
 		{ "uprobe_multi", .lost = "nothing recorded; attach falls back to one uprobe per address (slower, more fds)" },
 		{ "bpf_loop", .lost = "graph structure (op, shape, sources per node): node rows are not named" },
 		{ "attach_cookie", .lost = "one probe per node: falls back to two probes per node (about twice the cost)" },
-		{ "btf", .lost = "scheduler tracing (--sched) and other CO-RE programs; uprobes need no BTF" },
+		{ "btf", .lost = "scheduler tracing (--sched) unless --btf FILE names this kernel's BTF; uprobes need none" },
 		{ "tp_btf", .lost = "scheduler tracing (--sched)" },
 		{ "tracefs", .lost = "nothing with uprobe_multi or perf-event uprobes; older kernels may need it" },
 		{ "counter:cycles", .lost = "hardware counters per node (cycles, instructions, cache misses)" },

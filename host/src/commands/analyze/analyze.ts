@@ -1,15 +1,15 @@
 // Reads a trace into the columnar model, then prints the DAG summary, the
 // time tables and the roofline verdicts (host/src/analysis/).
 import { access, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { readTraceFile, TraceReadError } from '../../decode/stream_reader.js';
-import { buildDags, dagToDot, dagToJson, type Dag } from '../../analysis/dag.js';
-import { counterReport, counterReportToJson, counterTables } from '../../analysis/counters.js';
-import { computeStats, statsToJson, type TimeStat } from '../../analysis/stats.js';
-import { expertReport, expertReportToJson, expertTables } from '../../analysis/experts.js';
-import { measurePeaks, roofline, rooflineToJson, type Peaks } from '../../analysis/roofline.js';
+import { analyzeModel } from '../../analysis/analysis_set.js';
+import { dagToDot, dagToJson, type Dag } from '../../analysis/dag.js';
+import { counterReportToJson, counterTables } from '../../analysis/counters.js';
+import { statsToJson, type TimeStat } from '../../analysis/stats.js';
+import { expertReportToJson, expertTables } from '../../analysis/experts.js';
+import { rooflineToJson, type Peaks } from '../../analysis/roofline.js';
 import { TraceModelBuilder, type TraceModel } from '../../analysis/trace_model.js';
-import { analyzeSched, schedLines, schedToJson } from '../../analysis/sched.js';
+import { schedLines, schedToJson } from '../../analysis/sched.js';
 import type { AnalyzeArgs } from './command.js';
 
 /** The --peaks value is not "GFLOPS,GBPS". */
@@ -34,6 +34,15 @@ export async function loadTraceModel(path: string): Promise<{ model: TraceModel;
     warning = `${err.message}; analysing the ${err.packetIndex} whole packets before it`;
   }
   return { model: builder.build(), warning };
+}
+
+/** A trace to analyse: loaded, its damage reported on stderr, refused when it is no ProfInfer trace. */
+export async function loadAnalyzableModel(path: string): Promise<TraceModel> {
+  const { model, warning } = await loadTraceModel(path);
+  if (warning) process.stderr.write(`warning: ${path}: ${warning}\n`);
+  if (!model.session && model.tokens.length === 0 && model.graphs.length === 0)
+    throw new Error(`${path} is not a ProfInfer trace (no session, token or graph packets)`);
+  return model;
 }
 
 export function parsePeaks(text: string): Peaks {
@@ -65,18 +74,9 @@ function largest(dags: readonly Dag[]): Dag | undefined {
 }
 
 export async function analyzeCommand(args: AnalyzeArgs): Promise<number> {
-  const peaksArg = args.peaks === undefined ? undefined : parsePeaks(args.peaks);
-  const { model, warning } = await loadTraceModel(args.trace);
-  if (warning) process.stderr.write(`warning: ${warning}\n`);
-  if (!model.session && model.tokens.length === 0 && model.graphs.length === 0)
-    throw new Error(`${args.trace} is not a ProfInfer trace (no session, token or graph packets)`);
-  const dags = buildDags(model);
-  const stats = computeStats(model, dags);
-  const peaks = peaksArg ?? measurePeaks(availableParallelism());
-  const roof = roofline(dags, peaks);
-  const sched = analyzeSched(model, { intervals: false });
-  const counters = counterReport(model, dags);
-  const experts = expertReport(model, { table: true });
+  const peaks = args.peaks === undefined ? undefined : parsePeaks(args.peaks);
+  const model = await loadAnalyzableModel(args.trace);
+  const { dags, stats, roofline: roof, sched, counters, experts } = analyzeModel(model, { peaks, expertTable: true });
 
   if (args.dag !== undefined) {
     if (args.dag.endsWith('.json')) {

@@ -4,14 +4,11 @@ import { buildDags } from '../../analysis/dag.js';
 import { diffLines, diffStats, diffToJson } from '../../analysis/diff.js';
 import { computeStats, type TraceStats } from '../../analysis/stats.js';
 import { renderDiff } from '../../report/html_diff.js';
-import { loadTraceModel } from '../analyze/analyze.js';
+import { loadAnalyzableModel } from '../analyze/analyze.js';
 import type { DiffArgs } from './command.js';
 
 async function statsOf(path: string): Promise<TraceStats> {
-  const { model, warning } = await loadTraceModel(path);
-  if (warning) process.stderr.write(`warning: ${path}: ${warning}\n`);
-  if (!model.session && model.tokens.length === 0 && model.graphs.length === 0)
-    throw new Error(`${path} is not a ProfInfer trace (no session, token or graph packets)`);
+  const model = await loadAnalyzableModel(path);
   return computeStats(model, buildDags(model));
 }
 

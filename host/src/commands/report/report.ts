@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { analyzeModel } from '../../analysis/analysis_set.js';
 import { renderReport, reportFacts } from '../../report/html_report.js';
-import { loadTraceModel, parsePeaks } from '../analyze/analyze.js';
+import { loadAnalyzableModel, parsePeaks } from '../analyze/analyze.js';
 import type { ReportArgs } from './command.js';
 
 export function defaultReportPath(trace: string): string {
@@ -12,11 +12,7 @@ export function defaultReportPath(trace: string): string {
 
 export async function reportCommand(args: ReportArgs): Promise<number> {
   const peaks = args.peaks === undefined ? undefined : parsePeaks(args.peaks);
-  const { model, warning } = await loadTraceModel(args.trace);
-  if (warning) process.stderr.write(`warning: ${warning}\n`);
-  if (!model.session && model.tokens.length === 0 && model.graphs.length === 0)
-    throw new Error(`${args.trace} is not a ProfInfer trace (no session, token or graph packets)`);
-  const a = analyzeModel(model, { peaks });
+  const a = analyzeModel(await loadAnalyzableModel(args.trace), { peaks });
   const input = { title: basename(args.trace), ...a, top: args.top };
   const html = renderReport(input);
   const out = args.output ?? defaultReportPath(args.trace);
