@@ -808,3 +808,199 @@ int lib_loaded(struct pt_regs *ctx)
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
+
+/* ---- backends (collector-c/src/backend_probes.c) ------------------------ */
+
+/* The CPU backend's guid (set by the collector): its graphs keep coming
+ * from graph_enter, so the generic entry gives them no graph id of their own. */
+__u8 cpu_guid[PI_GUID_LEN] = {};
+
+struct backend_call {
+	__u64 graph_id;
+	__u64 start_ns;
+	__u64 tensor; /* backend_node_enter: the tensor of the open call */
+	__u64 node_start_ns; /* 0: no probe spec call open */
+	__u32 spec;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct backend_call);
+} backend_calls SEC(".maps");
+
+static const struct backend_call zero_call;
+
+static __always_inline bool is_cpu_guid(const __u8 *g)
+{
+	__u8 any = 0, diff = 0;
+
+	for (int i = 0; i < PI_GUID_LEN; i++) {
+		any |= cpu_guid[i];
+		diff |= cpu_guid[i] ^ g[i];
+	}
+	return any && !diff;
+}
+
+static __always_inline struct backend_call *backend_call_of(__u32 tid)
+{
+	struct backend_call *b = bpf_map_lookup_elem(&backend_calls, &tid);
+
+	if (b)
+		return b;
+	bpf_map_update_elem(&backend_calls, &tid, &zero_call, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&backend_calls, &tid);
+}
+
+/* ggml_backend_graph_compute_async(backend, cgraph) entry: every backend's
+ * graph goes through it (where the caller does not inline it). */
+SEC("uprobe")
+int BPF_UPROBE(backend_graph_enter, void *backend, void *cgraph)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pi_backend_graph_event *e;
+	struct backend_call *b;
+	__u64 guid_ptr = 0;
+
+	if (stopping || level_now < 3)
+		return 0;
+	b = backend_call_of(tid);
+	if (!b)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(PI_EV_BACKEND_GRAPH_BEGIN);
+		b->graph_id = 0;
+		b->start_ns = 0;
+		return 0;
+	}
+	fill_hdr(&e->hdr, PI_EV_BACKEND_GRAPH_BEGIN);
+	__builtin_memset(e->guid, 0, sizeof(e->guid));
+	if (!bpf_probe_read_user(&guid_ptr, sizeof(guid_ptr), backend) && guid_ptr &&
+	    !bpf_probe_read_user(e->guid, sizeof(e->guid), (void *)guid_ptr))
+		e->hdr.flags = PI_BACKEND_GUID_READ;
+	e->n_nodes = 0;
+	e->pad = 0;
+	bpf_probe_read_user(&e->n_nodes, sizeof(e->n_nodes), cgraph + layout.cgraph_n_nodes);
+	e->graph_id = is_cpu_guid(e->guid) ? 0 : __sync_fetch_and_add(&next_graph_id, 1) + 1;
+	e->ts_ns = now;
+	e->backend = (__u64)backend;
+	e->cgraph = (__u64)cgraph;
+	b->graph_id = e->graph_id;
+	b->start_ns = now;
+	bpf_ringbuf_submit(e, submit_flags());
+	return 0;
+}
+
+static __always_inline int backend_graph_done(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct backend_call *b = bpf_map_lookup_elem(&backend_calls, &tid);
+	struct pi_backend_graph_event *e;
+
+	if (!b || !b->start_ns)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(PI_EV_BACKEND_GRAPH_END);
+	} else {
+		__builtin_memset(e, 0, sizeof(*e));
+		fill_hdr(&e->hdr, PI_EV_BACKEND_GRAPH_END);
+		e->graph_id = b->graph_id;
+		e->ts_ns = bpf_ktime_get_ns();
+		bpf_ringbuf_submit(e, submit_flags());
+	}
+	b->graph_id = 0;
+	b->start_ns = 0;
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(backend_graph_exit)
+{
+	return backend_graph_done();
+}
+
+/* Static builds: the instruction after the split loop's inlined call of
+ * backend->iface.graph_compute (collector-c/src/backend_sites.h). */
+SEC("uprobe")
+int backend_graph_site_exit(struct pt_regs *ctx)
+{
+	return backend_graph_done();
+}
+
+/* A probe spec's function entry: the cookie is (spec index << 8) | the
+ * argument that holds the ggml_tensor *. */
+SEC("uprobe")
+int backend_node_enter(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct backend_call *b;
+	__u64 t = 0;
+
+	if (stopping || level_now < 4)
+		return 0;
+	b = backend_call_of(tid);
+	if (!b)
+		return 0;
+	/* Every argument register read at a fixed context offset, then picked:
+	 * the verifier refuses a context read at a computed offset. */
+	{
+		__u64 args[8] = { PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx),
+				  PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx), PT_REGS_PARM6(ctx) };
+		__u32 k = cookie & 0xff;
+
+#if defined(__TARGET_ARCH_arm64)
+		args[6] = PT_REGS_PARM7(ctx);
+		args[7] = PT_REGS_PARM8(ctx);
+#endif
+		asm volatile("" ::: "memory");
+		if (k >= 8)
+			return 0;
+		t = args[k];
+	}
+	b->tensor = t;
+	b->spec = cookie >> 8;
+	b->node_start_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("uretprobe")
+int backend_node_exit(struct pt_regs *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct backend_call *b = bpf_map_lookup_elem(&backend_calls, &tid);
+	struct pi_backend_node_event *e;
+	__u64 t;
+
+	if (!b || !b->node_start_ns)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(PI_EV_BACKEND_NODE);
+		b->node_start_ns = 0;
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_hdr(&e->hdr, PI_EV_BACKEND_NODE);
+	e->hdr.aux = b->spec;
+	e->graph_id = b->graph_id;
+	e->start_ns = b->node_start_ns;
+	e->end_ns = now;
+	t = b->tensor;
+	e->tensor = t;
+	if (t && !bpf_probe_read_user(&e->op, sizeof(e->op), (void *)t + layout.tensor_op) &&
+	    !bpf_probe_read_user(&e->type, sizeof(e->type), (void *)t + layout.tensor_type) &&
+	    !bpf_probe_read_user(e->ne, sizeof(e->ne), (void *)t + layout.tensor_ne)) {
+		bpf_probe_read_user_str(e->name, sizeof(e->name), (void *)t + layout.tensor_name);
+		e->hdr.flags = 1;
+	}
+	b->node_start_ns = 0;
+	bpf_ringbuf_submit(e, submit_flags());
+	return 0;
+}

@@ -28,7 +28,10 @@ enum pi_event_kind {
 	PI_EV_THREAD = 8,	 /* first record of a thread: its name */
 	PI_EV_NODE_END = 9,	 /* one-probe node level: a unit ended on one thread */
 	PI_EV_EXPERT = 10,	 /* --moe: expert ids of one MUL_MAT_ID node (a chunk) */
-	PI_EV_KIND_MAX = 11,
+	PI_EV_BACKEND_GRAPH_BEGIN = 11, /* ggml_backend_graph_compute_async entry */
+	PI_EV_BACKEND_GRAPH_END = 12,	/* ... and return */
+	PI_EV_BACKEND_NODE = 13,	/* one call of a backend probe spec's function */
+	PI_EV_KIND_MAX = 14,
 };
 
 /* Indexes of the per-kind loss counters (map `lost`). */
@@ -226,6 +229,41 @@ struct pi_thread_state {
 	__u32 node_ith;
 	__u32 token_level; /* level_now when this thread's llama_decode began (enum pi_level) */
 	__u64 graph_id; /* graph this thread started (graph_enter) */
+};
+
+/* Backends (collector-c/src/backend_ids.c, backend_probes.c): the generic
+ * graph entry reads ggml_backend.guid (a pointer at offset 0 of struct
+ * ggml_backend) and the 16 bytes it points to. hdr.flags: 1 when the guid
+ * was read. graph_id: 0 for the CPU backend's graphs (cpu_guid), whose
+ * GraphEvent comes from graph_enter; a fresh id otherwise. */
+#ifndef PI_GUID_LEN
+#define PI_GUID_LEN 16
+#define PI_BACKEND_GUID_READ 1
+#endif
+struct pi_backend_graph_event {
+	struct pi_hdr hdr;
+	__u64 graph_id;
+	__u64 ts_ns;	/* entry (BEGIN) or return (END) */
+	__u64 backend;	/* ggml_backend_t */
+	__u64 cgraph;
+	__s32 n_nodes;
+	__u32 pad;
+	__u8 guid[PI_GUID_LEN];
+};
+
+/* One call of a probe spec's function (entry to return) on one thread.
+ * hdr.aux: the spec's index (the BPF cookie); hdr.flags: 1 when the tensor
+ * was read. graph_id: the backend graph this thread is in (0: none seen). */
+struct pi_backend_node_event {
+	struct pi_hdr hdr;
+	__u64 graph_id;
+	__u64 tensor;
+	__u64 start_ns;
+	__u64 end_ns;
+	__u32 op;
+	__u32 type;
+	__s64 ne[4];
+	char name[PI_MAX_NAME];
 };
 
 /* Offsets into the target's structs (a layout profile, set as rodata). */

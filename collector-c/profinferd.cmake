@@ -17,6 +17,9 @@ if(PROFINFER_STATIC)
 endif()
 
 add_library(pi_core STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/src/backend_ids.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/backend_probes.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/backend_sites.c
   ${CMAKE_CURRENT_LIST_DIR}/src/code_scan.c
   ${CMAKE_CURRENT_LIST_DIR}/src/collector.c
   ${CMAKE_CURRENT_LIST_DIR}/src/elf_file.c

@@ -58,6 +58,9 @@ PB_BIND(profinfer_v1_TokenEvent, profinfer_v1_TokenEvent, AUTO)
 PB_BIND(profinfer_v1_GraphEvent, profinfer_v1_GraphEvent, AUTO)
 
 
+PB_BIND(profinfer_v1_BackendNodeEvent, profinfer_v1_BackendNodeEvent, AUTO)
+
+
 PB_BIND(profinfer_v1_NodeEventBatch, profinfer_v1_NodeEventBatch, AUTO)
 
 

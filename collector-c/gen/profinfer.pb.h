@@ -225,6 +225,25 @@ typedef struct _profinfer_v1_GraphEvent {
     uint32_t n_threads; /* Next id: 11. */
 } profinfer_v1_GraphEvent;
 
+/* One call of a backend probe spec's per-node function (ProbeSpec, e.g.
+ ggml_cl_compute_forward), entry to return, on one thread. The tensor's
+ op/type/shape/name were read from it when the call returned. */
+typedef struct _profinfer_v1_BackendNodeEvent {
+    uint32_t pid;
+    uint32_t tid;
+    uint64_t graph_id; /* backend graph it ran in (0: not seen) */
+    uint64_t start_ns;
+    uint64_t duration_ns;
+    uint32_t backend_iid; /* ProbeSpec.backend ("OpenCL", ...) */
+    uint32_t op_iid; /* GGML op name (0: tensor not readable) */
+    uint32_t name_iid; /* tensor name */
+    uint32_t type; /* ggml_type */
+    pb_size_t ne_count;
+    int64_t ne[4]; /* shape */
+    uint64_t tensor_addr;
+    uint32_t function_iid; /* the probed function */
+} profinfer_v1_BackendNodeEvent;
+
 /* The node events of one thread within one graph, as packed columns.
  Row i is one executed unit: graph node `node_index[i]` (plus `fused[i]`
  following nodes computed by the same fused kernel).
@@ -396,9 +415,12 @@ typedef struct _profinfer_v1_LossStats {
 typedef struct _profinfer_v1_SessionEnd {
     uint64_t ts_ns;
     char *reason; /* "target exited", "signal", "client stop", ... */
-    int32_t target_exit_code;
+    int32_t target_exit_code; /* wait status: exit code, or -signal */
     bool has_totals;
-    profinfer_v1_LossStats totals; /* Next id: 5. */
+    profinfer_v1_LossStats totals;
+    /* The collector could not learn how the target ended (profinferd serve is
+ not its parent): target_exit_code means nothing then. */
+    bool target_exit_code_unknown; /* Next id: 6. */
 } profinfer_v1_SessionEnd;
 
 typedef struct _profinfer_v1_TracePacket {
@@ -413,6 +435,7 @@ typedef struct _profinfer_v1_TracePacket {
         profinfer_v1_ExpertRouting expert_routing;
         profinfer_v1_QosSample qos;
         profinfer_v1_InternedStrings interned;
+        profinfer_v1_BackendNodeEvent backend_node;
         /* Structure and metadata. */
         profinfer_v1_SessionInfo session;
         profinfer_v1_ProcessInfo process;
@@ -648,6 +671,7 @@ extern "C" {
 
 
 
+
 #define profinfer_v1_QosSample_level_ENUMTYPE profinfer_v1_TraceLevel
 
 #define profinfer_v1_LevelChange_from_level_ENUMTYPE profinfer_v1_TraceLevel
@@ -700,6 +724,7 @@ extern "C" {
 #define profinfer_v1_InternedString_init_default {0, NULL}
 #define profinfer_v1_TokenEvent_init_default     {0, 0, 0, 0, 0, 0, 0, 0, 0}
 #define profinfer_v1_GraphEvent_init_default     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define profinfer_v1_BackendNodeEvent_init_default {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0}, 0, 0}
 #define profinfer_v1_NodeEventBatch_init_default {0, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0}
 #define profinfer_v1_CounterColumn_init_default  {0, 0, NULL, 0, NULL, 0}
 #define profinfer_v1_GraphStructure_init_default {0, 0, 0, NULL, 0, NULL, 0}
@@ -713,7 +738,7 @@ extern "C" {
 #define profinfer_v1_LevelChange_init_default    {0, _profinfer_v1_TraceLevel_MIN, _profinfer_v1_TraceLevel_MIN, NULL, 0}
 #define profinfer_v1_LossCount_init_default      {_profinfer_v1_EventKind_MIN, 0}
 #define profinfer_v1_LossStats_init_default      {0, 0, {profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default}, 0, {profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default, profinfer_v1_LossCount_init_default}}
-#define profinfer_v1_SessionEnd_init_default     {0, NULL, 0, false, profinfer_v1_LossStats_init_default}
+#define profinfer_v1_SessionEnd_init_default     {0, NULL, 0, false, profinfer_v1_LossStats_init_default, 0}
 #define profinfer_v1_ClientMessage_init_default  {0, 0, {profinfer_v1_Hello_init_default}}
 #define profinfer_v1_ServerMessage_init_default  {0, 0, {profinfer_v1_HelloReply_init_default}}
 #define profinfer_v1_Hello_init_default          {0, "", ""}
@@ -752,6 +777,7 @@ extern "C" {
 #define profinfer_v1_InternedString_init_zero    {0, NULL}
 #define profinfer_v1_TokenEvent_init_zero        {0, 0, 0, 0, 0, 0, 0, 0, 0}
 #define profinfer_v1_GraphEvent_init_zero        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define profinfer_v1_BackendNodeEvent_init_zero  {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0, 0, 0, 0}, 0, 0}
 #define profinfer_v1_NodeEventBatch_init_zero    {0, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0}
 #define profinfer_v1_CounterColumn_init_zero     {0, 0, NULL, 0, NULL, 0}
 #define profinfer_v1_GraphStructure_init_zero    {0, 0, 0, NULL, 0, NULL, 0}
@@ -765,7 +791,7 @@ extern "C" {
 #define profinfer_v1_LevelChange_init_zero       {0, _profinfer_v1_TraceLevel_MIN, _profinfer_v1_TraceLevel_MIN, NULL, 0}
 #define profinfer_v1_LossCount_init_zero         {_profinfer_v1_EventKind_MIN, 0}
 #define profinfer_v1_LossStats_init_zero         {0, 0, {profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero}, 0, {profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero, profinfer_v1_LossCount_init_zero}}
-#define profinfer_v1_SessionEnd_init_zero        {0, NULL, 0, false, profinfer_v1_LossStats_init_zero}
+#define profinfer_v1_SessionEnd_init_zero        {0, NULL, 0, false, profinfer_v1_LossStats_init_zero, 0}
 #define profinfer_v1_ClientMessage_init_zero     {0, 0, {profinfer_v1_Hello_init_zero}}
 #define profinfer_v1_ServerMessage_init_zero     {0, 0, {profinfer_v1_HelloReply_init_zero}}
 #define profinfer_v1_Hello_init_zero             {0, "", ""}
@@ -892,6 +918,18 @@ extern "C" {
 #define profinfer_v1_GraphEvent_structure_id_tag 8
 #define profinfer_v1_GraphEvent_cgraph_addr_tag  9
 #define profinfer_v1_GraphEvent_n_threads_tag    10
+#define profinfer_v1_BackendNodeEvent_pid_tag    1
+#define profinfer_v1_BackendNodeEvent_tid_tag    2
+#define profinfer_v1_BackendNodeEvent_graph_id_tag 3
+#define profinfer_v1_BackendNodeEvent_start_ns_tag 4
+#define profinfer_v1_BackendNodeEvent_duration_ns_tag 5
+#define profinfer_v1_BackendNodeEvent_backend_iid_tag 6
+#define profinfer_v1_BackendNodeEvent_op_iid_tag 7
+#define profinfer_v1_BackendNodeEvent_name_iid_tag 8
+#define profinfer_v1_BackendNodeEvent_type_tag   9
+#define profinfer_v1_BackendNodeEvent_ne_tag     10
+#define profinfer_v1_BackendNodeEvent_tensor_addr_tag 11
+#define profinfer_v1_BackendNodeEvent_function_iid_tag 12
 #define profinfer_v1_NodeEventBatch_pid_tag      1
 #define profinfer_v1_NodeEventBatch_tid_tag      2
 #define profinfer_v1_NodeEventBatch_graph_id_tag 3
@@ -977,6 +1015,7 @@ extern "C" {
 #define profinfer_v1_SessionEnd_reason_tag       2
 #define profinfer_v1_SessionEnd_target_exit_code_tag 3
 #define profinfer_v1_SessionEnd_totals_tag       4
+#define profinfer_v1_SessionEnd_target_exit_code_unknown_tag 5
 #define profinfer_v1_TracePacket_node_events_tag 1
 #define profinfer_v1_TracePacket_token_tag       2
 #define profinfer_v1_TracePacket_graph_tag       3
@@ -985,6 +1024,7 @@ extern "C" {
 #define profinfer_v1_TracePacket_expert_routing_tag 6
 #define profinfer_v1_TracePacket_qos_tag         7
 #define profinfer_v1_TracePacket_interned_tag    8
+#define profinfer_v1_TracePacket_backend_node_tag 9
 #define profinfer_v1_TracePacket_session_tag     16
 #define profinfer_v1_TracePacket_process_tag     17
 #define profinfer_v1_TracePacket_thread_tag      18
@@ -1080,6 +1120,7 @@ X(a, STATIC,   ONEOF,    MESSAGE,  (data,sched_wakeup,data.sched_wakeup),   5) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (data,expert_routing,data.expert_routing),   6) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (data,qos,data.qos),   7) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (data,interned,data.interned),   8) \
+X(a, STATIC,   ONEOF,    MESSAGE,  (data,backend_node,data.backend_node),   9) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (data,session,data.session),  16) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (data,process,data.process),  17) \
 X(a, STATIC,   ONEOF,    MESSAGE,  (data,thread,data.thread),  18) \
@@ -1100,6 +1141,7 @@ X(a, STATIC,   ONEOF,    MESSAGE,  (data,session_end,data.session_end),  25)
 #define profinfer_v1_TracePacket_data_expert_routing_MSGTYPE profinfer_v1_ExpertRouting
 #define profinfer_v1_TracePacket_data_qos_MSGTYPE profinfer_v1_QosSample
 #define profinfer_v1_TracePacket_data_interned_MSGTYPE profinfer_v1_InternedStrings
+#define profinfer_v1_TracePacket_data_backend_node_MSGTYPE profinfer_v1_BackendNodeEvent
 #define profinfer_v1_TracePacket_data_session_MSGTYPE profinfer_v1_SessionInfo
 #define profinfer_v1_TracePacket_data_process_MSGTYPE profinfer_v1_ProcessInfo
 #define profinfer_v1_TracePacket_data_thread_MSGTYPE profinfer_v1_ThreadInfo
@@ -1281,6 +1323,22 @@ X(a, STATIC,   SINGULAR, UINT32,   n_threads,        10)
 #define profinfer_v1_GraphEvent_CALLBACK NULL
 #define profinfer_v1_GraphEvent_DEFAULT NULL
 
+#define profinfer_v1_BackendNodeEvent_FIELDLIST(X, a) \
+X(a, STATIC,   SINGULAR, UINT32,   pid,               1) \
+X(a, STATIC,   SINGULAR, UINT32,   tid,               2) \
+X(a, STATIC,   SINGULAR, UINT64,   graph_id,          3) \
+X(a, STATIC,   SINGULAR, UINT64,   start_ns,          4) \
+X(a, STATIC,   SINGULAR, UINT64,   duration_ns,       5) \
+X(a, STATIC,   SINGULAR, UINT32,   backend_iid,       6) \
+X(a, STATIC,   SINGULAR, UINT32,   op_iid,            7) \
+X(a, STATIC,   SINGULAR, UINT32,   name_iid,          8) \
+X(a, STATIC,   SINGULAR, UINT32,   type,              9) \
+X(a, STATIC,   REPEATED, INT64,    ne,               10) \
+X(a, STATIC,   SINGULAR, UINT64,   tensor_addr,      11) \
+X(a, STATIC,   SINGULAR, UINT32,   function_iid,     12)
+#define profinfer_v1_BackendNodeEvent_CALLBACK NULL
+#define profinfer_v1_BackendNodeEvent_DEFAULT NULL
+
 #define profinfer_v1_NodeEventBatch_FIELDLIST(X, a) \
 X(a, STATIC,   SINGULAR, UINT32,   pid,               1) \
 X(a, STATIC,   SINGULAR, UINT32,   tid,               2) \
@@ -1423,7 +1481,8 @@ X(a, STATIC,   REPEATED, MESSAGE,  recorded,          3)
 X(a, STATIC,   SINGULAR, UINT64,   ts_ns,             1) \
 X(a, POINTER,  SINGULAR, STRING,   reason,            2) \
 X(a, STATIC,   SINGULAR, SINT32,   target_exit_code,   3) \
-X(a, STATIC,   OPTIONAL, MESSAGE,  totals,            4)
+X(a, STATIC,   OPTIONAL, MESSAGE,  totals,            4) \
+X(a, STATIC,   SINGULAR, BOOL,     target_exit_code_unknown,   5)
 #define profinfer_v1_SessionEnd_CALLBACK NULL
 #define profinfer_v1_SessionEnd_DEFAULT NULL
 #define profinfer_v1_SessionEnd_totals_MSGTYPE profinfer_v1_LossStats
@@ -1622,6 +1681,7 @@ extern const pb_msgdesc_t profinfer_v1_InternedStrings_msg;
 extern const pb_msgdesc_t profinfer_v1_InternedString_msg;
 extern const pb_msgdesc_t profinfer_v1_TokenEvent_msg;
 extern const pb_msgdesc_t profinfer_v1_GraphEvent_msg;
+extern const pb_msgdesc_t profinfer_v1_BackendNodeEvent_msg;
 extern const pb_msgdesc_t profinfer_v1_NodeEventBatch_msg;
 extern const pb_msgdesc_t profinfer_v1_CounterColumn_msg;
 extern const pb_msgdesc_t profinfer_v1_GraphStructure_msg;
@@ -1676,6 +1736,7 @@ extern const pb_msgdesc_t profinfer_v1_Ack_msg;
 #define profinfer_v1_InternedString_fields &profinfer_v1_InternedString_msg
 #define profinfer_v1_TokenEvent_fields &profinfer_v1_TokenEvent_msg
 #define profinfer_v1_GraphEvent_fields &profinfer_v1_GraphEvent_msg
+#define profinfer_v1_BackendNodeEvent_fields &profinfer_v1_BackendNodeEvent_msg
 #define profinfer_v1_NodeEventBatch_fields &profinfer_v1_NodeEventBatch_msg
 #define profinfer_v1_CounterColumn_fields &profinfer_v1_CounterColumn_msg
 #define profinfer_v1_GraphStructure_fields &profinfer_v1_GraphStructure_msg
@@ -1743,6 +1804,7 @@ extern const pb_msgdesc_t profinfer_v1_Ack_msg;
 /* profinfer_v1_TraceEntry_size depends on runtime parameters */
 /* profinfer_v1_TraceChunk_size depends on runtime parameters */
 #define profinfer_v1_Ack_size                    0
+#define profinfer_v1_BackendNodeEvent_size       130
 #define profinfer_v1_ClientMessage_size          7407
 #define profinfer_v1_DeleteTrace_size            65
 #define profinfer_v1_FetchTrace_size             76

@@ -14,6 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend_ids.h"
+#include "backend_probes.h"
+#include "backend_sites.h"
+#include "code_scan.h"
 #include "elf_file.h"
 #include "engine_info.h"
 #include "expert_routing.h"
@@ -115,6 +119,20 @@ struct pi_collector {
 	char *err;
 	size_t errlen;
 	struct level_state lv; /* level switching, sampling, QoS: see on_token() */
+	/* Backends: the specs in force (the session's, then the built-ins), the
+	 * latest ggml_backend_graph_compute_async calls (a ring), GGML's op names. */
+	struct pi_probe_spec specs[PI_MAX_BACKEND_SPECS + 4];
+	size_t n_specs;
+	bool builtin_found;
+	struct backend_graph_call {
+		uint32_t tgid, tid;
+		uint64_t graph_id, start_ns, end_ns, cgraph;
+		int32_t n_nodes;
+		char name[48];
+	} bcalls[64];
+	size_t next_bcall;
+	char **op_names;
+	size_t n_op_names;
 };
 
 static void choose_layout_now(struct pi_collector *c);
@@ -171,12 +189,86 @@ static void on_structure(void *ctx, const struct pi_structure *s)
 	pi_emit__structure(c->emit, s, c->op_unary, c->op_glu);
 }
 
+/* ---- backends --------------------------------------------------------- */
+
+/* The backend call (ggml_backend_graph_compute_async) that ran graph `g` on
+ * its thread, if the generic probe saw it. */
+static const struct backend_graph_call *backend_call_of(const struct pi_collector *c, const struct pi_graph *g)
+{
+	for (size_t i = 0; i < sizeof(c->bcalls) / sizeof(c->bcalls[0]); i++) {
+		const struct backend_graph_call *b = &c->bcalls[i];
+
+		if (b->tid == g->tid && b->tgid == g->tgid && b->start_ns && b->start_ns <= g->start_ns &&
+		    (!b->end_ns || b->end_ns >= g->end_ns))
+			return b;
+	}
+	return NULL;
+}
+
+static void on_backend_graph_begin(struct pi_collector *c, const struct pi_backend_graph_event *e)
+{
+	struct backend_graph_call *b = &c->bcalls[c->next_bcall++ % (sizeof(c->bcalls) / sizeof(c->bcalls[0]))];
+
+	*b = (struct backend_graph_call){ .tgid = e->hdr.tgid, .tid = e->hdr.tid, .graph_id = e->graph_id,
+					  .start_ns = e->ts_ns, .cgraph = e->cgraph, .n_nodes = e->n_nodes };
+	pi_backend__name(e->guid, e->hdr.flags & PI_BACKEND_GUID_READ, b->name, sizeof(b->name));
+}
+
+/* A non-CPU backend's graph ends: its GraphEvent (CPU graphs get theirs
+ * from the CPU probe, named in on_graph). */
+static void on_backend_graph_end(struct pi_collector *c, const struct pi_backend_graph_event *e)
+{
+	for (size_t i = 0; i < sizeof(c->bcalls) / sizeof(c->bcalls[0]); i++) {
+		struct backend_graph_call *b = &c->bcalls[i];
+		struct pi_graph g;
+
+		if (b->tid != e->hdr.tid || b->tgid != e->hdr.tgid || b->end_ns || !b->start_ns)
+			continue;
+		b->end_ns = e->ts_ns;
+		if (!b->graph_id)
+			return;
+		memset(&g, 0, sizeof(g));
+		g.graph_id = b->graph_id;
+		g.tgid = b->tgid;
+		g.tid = b->tid;
+		g.start_ns = b->start_ns;
+		g.end_ns = b->end_ns;
+		g.cgraph = b->cgraph;
+		g.n_nodes = b->n_nodes;
+		g.ended = true;
+		c->stats.graphs++;
+		c->stats.backend_graphs++;
+		pi_emit__graph_on(c->emit, &g, b->name);
+		return;
+	}
+}
+
+static void on_backend_node(struct pi_collector *c, const struct pi_backend_node_event *e)
+{
+	const struct pi_probe_spec *spec = e->hdr.aux < c->n_specs ? &c->specs[e->hdr.aux] : NULL;
+	const char *op = NULL;
+	bool named = true;
+
+	if (!spec)
+		return;
+	/* A tensor read whole, with an op of this engine and a printable name. */
+	for (int i = 0; i < PI_MAX_NAME && e->name[i]; i++)
+		named &= e->name[i] >= 0x20 && e->name[i] < 0x7f;
+	if ((e->hdr.flags & 1) && named && e->op < c->n_op_names && e->type < 256)
+		op = c->op_names[e->op];
+	c->stats.backend_nodes++;
+	c->stats.backend_nodes_unread += !op;
+	pi_emit__backend_node(c->emit, e, spec->backend, spec->function, op);
+}
+
 static void on_graph(void *ctx, const struct pi_graph *g, const struct pi_structure *s)
 {
 	struct pi_collector *c = ctx;
+	const struct backend_graph_call *b = backend_call_of(c, g);
 
 	c->stats.graphs++;
-	pi_emit__graph(c->emit, g);
+	c->stats.cpu_graphs_by_guid += b != NULL;
+	pi_emit__graph_on(c->emit, g, b ? b->name : "CPU");
 	if (c->routing)
 		pi_routing__graph(c->routing, g, s, c->emit);
 }
@@ -281,6 +373,21 @@ static int handle_event(void *ctx, void *data, size_t size)
 		if (c->routing)
 			err = pi_routing__record(c->routing, data, size);
 		break;
+	case PI_EV_BACKEND_GRAPH_BEGIN: {
+		RECORD(struct pi_backend_graph_event, e);
+		on_backend_graph_begin(c, &e);
+		break;
+	}
+	case PI_EV_BACKEND_GRAPH_END: {
+		RECORD(struct pi_backend_graph_event, e);
+		on_backend_graph_end(c, &e);
+		break;
+	}
+	case PI_EV_BACKEND_NODE: {
+		RECORD(struct pi_backend_node_event, e);
+		on_backend_node(c, &e);
+		break;
+	}
 	case PI_EV_THREAD: {
 		RECORD(struct pi_thread_event, e);
 		char name[sizeof(e.comm) + 1];
@@ -404,6 +511,11 @@ static void emit_engine_names(struct pi_collector *c, pid_t pid, const struct pi
 		return;
 	}
 	c->n_ops = names.n_ops;
+	if (!c->op_names && (c->op_names = calloc(names.n_ops ? names.n_ops : 1, sizeof(char *)))) {
+		for (size_t i = 0; i < names.n_ops; i++)
+			c->op_names[i] = strdup(names.ops[i] ? names.ops[i] : "?");
+		c->n_op_names = names.n_ops;
+	}
 	pi_assembler__set_op_names(c->assembler, (const char *const *)names.ops, names.n_ops);
 	for (size_t i = 0; i < names.n_ops; i++) {
 		if (!strcmp(names.ops[i], "UNARY"))
@@ -483,6 +595,113 @@ static int attach_moe(struct pi_collector *c, pid_t pid, const char *path,
 	return e;
 }
 
+/* Backends: the generic graph entry (graph level) and the probe specs'
+ * functions (node level) in this file. */
+static int attach_backends(struct pi_collector *c, pid_t pid, const char *path, const struct pi_elf_file *f,
+			   char *err, size_t errlen)
+{
+	const struct pi_elf_sym *s;
+	bool cheap;
+	int e;
+
+	choose_layout_now(c); /* the probes read tensors and graphs with it */
+	if (c->o.level >= PI_LEVEL_GRAPH && (s = pi_elf_file__find(f, "ggml_backend_graph_compute_async"))) {
+		int64_t off = pi_elf_file__file_offset(f, pi_code_scan__entry_probe(f, s, &cheap));
+		unsigned long at = off;
+
+		if (off < 0 ||
+		    (e = pi_uprobe__attach(c->skel->progs.backend_graph_enter, c->multi, false, pid, path, &at,
+					   NULL, 1, keep_link, c)) ||
+		    (e = pi_uprobe__attach(c->skel->progs.backend_graph_exit, c->multi, true, pid, path, &at,
+					   NULL, 1, keep_link, c))) {
+			set_err(err, errlen, "failed to attach backend_graph (ggml_backend_graph_compute_async) in %s: %s",
+				path, off < 0 ? "no file offset" : strerror(-e));
+			return off < 0 ? -ENOENT : e;
+		}
+		c->has_engine = true; /* GGML's own code: libggml-base */
+		if (c->o.verbose)
+			fprintf(stderr, "debug: %s: backend graphs from ggml_backend_graph_compute_async\n", path);
+	}
+	if (c->o.level >= PI_LEVEL_GRAPH) {
+		struct pi_backend_site sites[8];
+		unsigned long calls[8], afters[8];
+		int n = pi_backend_sites__find(f, sites, 8);
+
+		for (int i = 0; i < n; i++) {
+			int64_t a = pi_elf_file__file_offset(f, sites[i].call), b = pi_elf_file__file_offset(f, sites[i].after);
+
+			if (a < 0 || b < 0) {
+				n = i;
+				break;
+			}
+			calls[i] = a;
+			afters[i] = b;
+		}
+		if (n > 0 &&
+		    ((e = pi_uprobe__attach(c->skel->progs.backend_graph_enter, c->multi, false, pid, path, calls, NULL,
+					    n, keep_link, c)) ||
+		     (e = pi_uprobe__attach(c->skel->progs.backend_graph_site_exit, c->multi, false, pid, path, afters,
+					    NULL, n, keep_link, c)))) {
+			set_err(err, errlen, "failed to attach backend_graph at the scheduler's graph_compute calls in %s: %s",
+				path, strerror(-e));
+			return e;
+		}
+		if (n > 0 && c->o.verbose)
+			fprintf(stderr, "debug: %s: backend graphs from %d inlined graph_compute call(s)\n", path, n);
+	}
+	if (c->o.level < PI_LEVEL_NODE)
+		return 0;
+	for (size_t i = 0; i < c->n_specs; i++) {
+		const struct pi_probe_spec *spec = &c->specs[i];
+		struct pi_elf_file *g = NULL;
+		const struct pi_elf_sym *fn = NULL;
+		unsigned long at;
+		__u64 cookie = ((__u64)i << 8) | spec->tensor_arg;
+		int64_t off;
+
+		if (!pi_probe_spec__library_matches(spec, path))
+			continue;
+		for (size_t k = 0; k < f->n_syms && !fn; k++)
+			if (f->syms[k].func && pi_probe_spec__symbol_is(f->syms[k].name, spec->function))
+				fn = &f->syms[k];
+		/* Not among the engine's prefixes: this file again, for this function only. */
+		if (!fn && strcmp(spec->library, "*")) {
+			char buf[3][160];
+			const char *prefixes[4];
+
+			pi_probe_spec__prefixes(spec->function, buf, prefixes);
+			if (!pi_elf_file__open(path, prefixes, &g))
+				for (size_t k = 0; k < g->n_syms && !fn; k++)
+					if (g->syms[k].func && pi_probe_spec__symbol_is(g->syms[k].name, spec->function))
+						fn = &g->syms[k];
+		}
+		if (!fn) {
+			pi_elf_file__free(g);
+			continue;
+		}
+		off = pi_elf_file__file_offset(g ? g : f, pi_code_scan__entry_probe(g ? g : f, fn, &cheap));
+		at = off;
+		e = off < 0 ? -ENOENT
+			    : pi_uprobe__attach(c->skel->progs.backend_node_enter, c->multi, false, pid, path, &at,
+						&cookie, 1, keep_link, c);
+		if (!e)
+			e = pi_uprobe__attach(c->skel->progs.backend_node_exit, c->multi, true, pid, path, &at, NULL,
+					      1, keep_link, c);
+		if (e) {
+			set_err(err, errlen, "failed to attach the probe spec %s:%s:%u in %s: %s", spec->library,
+				spec->function, spec->tensor_arg, path, strerror(-e));
+			pi_elf_file__free(g);
+			return e;
+		}
+		c->builtin_found |= i >= c->n_specs - pi_backend__n_builtin_specs;
+		c->has_engine = true;
+		fprintf(stderr, "profinferd: %s: node-level probe on %s (tensor in argument %u, backend %s)\n",
+			path, fn->name, spec->tensor_arg, spec->backend);
+		pi_elf_file__free(g);
+	}
+	return 0;
+}
+
 /* Plans and attaches the probes of one file for one target. */
 static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint64_t dev,
 		       uint64_t inode, char *err, size_t errlen)
@@ -541,6 +760,8 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 					plan.node_one_failed);
 		}
 	}
+	if (!e)
+		e = attach_backends(c, pid, path, f, err, errlen);
 	if (!e)
 		emit_engine_names(c, pid, f);
 	pi_probe_plan__free(&plan);
@@ -620,6 +841,11 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 		return -ENOMEM;
 	c->o = *o;
 	c->op_unary = c->op_glu = -1;
+	/* Probe specs: the session's first (its indexes are the BPF cookies), then the built-ins. */
+	for (size_t i = 0; i < o->n_probes && c->n_specs < PI_MAX_BACKEND_SPECS; i++)
+		c->specs[c->n_specs++] = o->probes[i];
+	for (size_t i = 0; i < pi_backend__n_builtin_specs; i++)
+		c->specs[c->n_specs++] = pi_backend__builtin_specs[i];
 	if (c->o.node_probes != PI_NODE_PROBES_TWO && !pi_uprobe_cookie__supported()) {
 		if (c->o.node_probes == PI_NODE_PROBES_ONE)
 			fprintf(stderr, "warning: this kernel has no BPF cookies for uprobes: two probes per "
@@ -669,6 +895,11 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 	for (int k = 0; k < PI_PROBE_KIND_COUNT; k++)
 		pi_uprobe__prepare(program_for(c, k), c->multi);
 	pi_uprobe__prepare(c->skel->progs.moe_dispatch, c->multi);
+	pi_uprobe__prepare(c->skel->progs.backend_graph_enter, c->multi);
+	pi_uprobe__prepare(c->skel->progs.backend_graph_exit, c->multi);
+	pi_uprobe__prepare(c->skel->progs.backend_graph_site_exit, c->multi);
+	pi_uprobe__prepare(c->skel->progs.backend_node_enter, c->multi);
+	pi_uprobe__prepare(c->skel->progs.backend_node_exit, c->multi);
 	bpf_program__set_autoload(c->skel->progs.moe_dispatch, c->o.moe);
 	/* bpf_get_attach_cookie would not load here: leave the program out. */
 	if (c->o.node_probes == PI_NODE_PROBES_TWO)
@@ -676,6 +907,7 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 	c->skel->rodata->capture_structure = c->o.structure;
 	c->skel->rodata->wakeup_bytes = (uint64_t)kib * 1024 / 4;
 	c->skel->bss->trap_only = getenv("PROFINFER_TRAP_ONLY") != NULL; /* bench/ only */
+	memcpy(c->skel->bss->cpu_guid, pi_backend__cpu_guid, sizeof(c->skel->bss->cpu_guid));
 	c->skel->rodata->n_counters = c->counters.n_live;
 	if (c->counters.n_live)
 		bpf_map__set_max_entries(c->skel->maps.pmc, c->counters.ncpu * PI_PMC_SLOTS);
@@ -886,8 +1118,9 @@ static void to_event_kinds(const uint64_t *by_bpf_kind, uint64_t *out)
 {
 	memset(out, 0, 9 * sizeof(*out));
 	out[1] = by_bpf_kind[PI_EV_TOKEN];
-	out[2] = by_bpf_kind[PI_EV_GRAPH_BEGIN] + by_bpf_kind[PI_EV_GRAPH_END];
-	out[3] = by_bpf_kind[PI_EV_NODE] + by_bpf_kind[PI_EV_NODE_END];
+	out[2] = by_bpf_kind[PI_EV_GRAPH_BEGIN] + by_bpf_kind[PI_EV_GRAPH_END] +
+		 by_bpf_kind[PI_EV_BACKEND_GRAPH_BEGIN] + by_bpf_kind[PI_EV_BACKEND_GRAPH_END];
+	out[3] = by_bpf_kind[PI_EV_NODE] + by_bpf_kind[PI_EV_NODE_END] + by_bpf_kind[PI_EV_BACKEND_NODE];
 	out[4] = by_bpf_kind[PI_EV_STRUCT_NODE] + by_bpf_kind[PI_EV_STRUCT_SRC];
 }
 
@@ -962,8 +1195,12 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 				(unsigned long long)rs->partial, (unsigned long long)rs->unplaced);
 	}
 	lost[3] += as->node_unattributed + as->node_unresolved;
-	recorded[3] = as->node_rows;
-	recorded[2] = as->graphs;
+	recorded[3] = as->node_rows + c->stats.backend_nodes;
+	recorded[2] = as->graphs + c->stats.backend_graphs;
+	/* A lost graph may have lost its begin record, its end record or both:
+	 * count graphs, from the ids BPF handed out, not dropped records. */
+	if (c->skel->bss->next_graph_id >= recorded[2])
+		lost[2] = c->skel->bss->next_graph_id - recorded[2];
 	if (c->counters.n_live) {
 		/* EVENT_KIND_COUNTER: row x counter values written, and not measured. */
 		recorded[6] = as->counter_measured;
@@ -983,6 +1220,10 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 	if (c->sched)
 		pi_sched_tracer__counts(c->sched, &recorded[5], &lost[5]); /* EVENT_KIND_SCHED */
 	lost[8] = pi_emit__failed(c->emit) + pi_writer__stats(c->w).packets_failed;
+	if (c->o.backend_probes && !c->builtin_found && c->o.level >= PI_LEVEL_NODE)
+		fprintf(stderr, "warning: --backend-probes: none of ggml_cl_compute_forward, ggml_rk_compute_forward, "
+				"ggml_cuda_compute_forward was found in the target's libraries (stripped, or no such "
+				"backend loaded): no backend node rows\n");
 	if (c->o.verbose) {
 		for (int k = 1; k < PI_EV_KIND_MAX; k++)
 			fprintf(stderr, "debug: kind %d: %llu records, %llu lost in BPF\n", k,
@@ -1008,6 +1249,7 @@ void pi_collector__stats(const struct pi_collector *c, struct pi_collector_stats
 	s->node_rows = as->node_rows;
 	s->unattributed = as->node_unattributed + as->node_unresolved;
 	s->bytes_written = pi_writer__stats(c->w).bytes_written;
+	s->output_lost = pi_emit__failed(c->emit) + pi_writer__stats(c->w).packets_failed;
 }
 
 /* ---- level switching, sampling and QoS ---------------------------------
@@ -1402,6 +1644,9 @@ void pi_collector__free(struct pi_collector *c)
 	free(c->links);
 	for (size_t i = 0; i < c->n_pending_names; i++)
 		pi_engine_info__free(&c->pending_names[i].names);
+	for (size_t i = 0; i < c->n_op_names; i++)
+		free(c->op_names[i]);
+	free(c->op_names);
 	ring_buffer__free(c->rb);
 	pi_level_switch__free(c->lv.ls);
 	pi_sched_tracer__free(c->sched); /* after the reader of its ring */

@@ -40,8 +40,9 @@ struct pi_collector_opts {
 	struct pi_qos_rule qos;		/* min_tokens_per_s 0: measure only */
 	const char *const *op_filter;	/* validated op names; not applied in BPF yet */
 	size_t n_op_filter;
-	const struct pi_probe_spec *probes; /* validated; not attached yet */
+	const struct pi_probe_spec *probes; /* validated (config and --probe) */
 	size_t n_probes;
+	bool backend_probes; /* --backend-probes: warn when no built-in spec's function exists */
 	bool verbose;
 };
 
@@ -52,7 +53,12 @@ struct pi_collector_stats {
 	uint64_t lost_total;
 	uint64_t unattributed;	     /* node records without their graph */
 	uint64_t bytes_written;
+	uint64_t output_lost;	     /* packets that could not be written (full disk...) */
 	uint64_t modules_attached;
+	/* Backends (backend_probes.h): graphs of non-CPU backends, CPU graphs
+	 * named from their backend's guid, probe spec calls recorded, and
+	 * those whose tensor could not be read (recorded without op/name). */
+	uint64_t backend_graphs, cpu_graphs_by_guid, backend_nodes, backend_nodes_unread;
 };
 
 /* Returns 0 or -errno; writes a one-line reason into err. */
@@ -86,6 +92,8 @@ int pi_collector__fd(const struct pi_collector *c);
 
 /* Detaches every probe, drains what is left, writes the loss totals and
  * SessionEnd. */
+/* exit_code: the target's exit code or -signal; INT32_MIN (PI_EXIT_CODE_UNKNOWN)
+ * when the caller cannot know it (not the target's parent). */
 int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_code);
 
 void pi_collector__stats(const struct pi_collector *c, struct pi_collector_stats *s);

@@ -25,6 +25,7 @@
 #include "perf_counters.h"
 #include "elf_file.h"
 #include "layout.h"
+#include "backend_probes.h"
 #include "probe_plan.h"
 #include "session_config.h"
 #include "serve.h"
@@ -91,6 +92,21 @@ static const char usage_text[] =
 	"                         (no hardware PMU in a VM: cycles) is reported and\n"
 	"                         left out; a row whose thread moved CPU or was\n"
 	"                         switched out gets no value rather than a wrong one\n"
+	"      --probe LIB:FUNC:ARG[:BACKEND]\n"
+	"                         node-level probe for a non-CPU backend: entry and\n"
+	"                         return of FUNC in libraries matching LIB (file name\n"
+	"                         or glob; * any; also ones dlopen'ed later), the\n"
+	"                         ggml_tensor * in argument ARG (0-based); rows get\n"
+	"                         op/name/shape read from the tensor and BACKEND\n"
+	"                         (default FUNC). Repeatable (at most 8). Built in,\n"
+	"                         wherever the function exists: OpenCL's\n"
+	"                         ggml_cl_compute_forward:1, the Rockchip NPU's\n"
+	"                         ggml_rk_compute_forward:1, CUDA's\n"
+	"                         ggml_cuda_compute_forward:1 (needs its .symtab).\n"
+	"                         Graphs of every backend are named from its guid\n"
+	"                         (ggml_backend_graph_compute_async, graph level)\n"
+	"      --backend-probes   warn when none of the built-in backend functions\n"
+	"                         was found in the target\n"
 	"      --config FILE      session configuration: a SessionConfig as JSON\n"
 	"                         (proto3 JSON names: level, counters, sampleEveryNTokens,\n"
 	"                         qosRule {minTokensPerS, resumeTokensPerS, windowTokens,\n"
@@ -322,9 +338,15 @@ static void print_summary(const struct pi_collector_stats *s, const char *out, c
 		"lost %llu; %.2f MB written to %s; peak RSS %.1f MB, CPU %.2f s\n",
 		why, (unsigned long long)s->tokens, (unsigned long long)s->graphs,
 		(unsigned long long)s->node_rows, (unsigned long long)s->structures,
-		(unsigned long long)(s->lost_total + s->unattributed), s->bytes_written / 1e6, out,
+		(unsigned long long)(s->lost_total + s->unattributed + s->output_lost), s->bytes_written / 1e6, out,
 		ru.ru_maxrss / 1024.0,
 		ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	if (s->backend_graphs || s->cpu_graphs_by_guid || s->backend_nodes)
+		fprintf(stderr, "profinferd: backends: %llu CPU graphs named from their backend's guid, %llu "
+				"graphs of other backends, %llu backend probe calls (%llu without a readable "
+				"tensor)\n",
+			(unsigned long long)s->cpu_graphs_by_guid, (unsigned long long)s->backend_graphs,
+			(unsigned long long)s->backend_nodes, (unsigned long long)s->backend_nodes_unread);
 }
 
 /* Reads `--config FILE` (a SessionConfig as JSON) into `o` before the
@@ -354,9 +376,9 @@ static int load_config(int argc, char **argv, struct pi_collector_opts *o, const
 	*o = so.opts;
 	if (so.output_path)
 		*output = so.output_path;
-	if (so.opts.n_probes || so.opts.n_op_filter)
-		fprintf(stderr, "warning: %s: probes and opFilter are checked but not applied yet: every "
-				"node is recorded\n", path);
+	if (so.opts.n_op_filter)
+		fprintf(stderr, "warning: %s: opFilter is checked but not applied yet: every node is "
+				"recorded\n", path);
 	return 0;
 }
 
@@ -390,12 +412,18 @@ static int cmd_record(int argc, char **argv)
 		{ "qos-resume-tps", required_argument, NULL, 1103 },
 		{ "qos-window", required_argument, NULL, 1104 },
 		{ "sample-every", required_argument, NULL, 1105 },
+		{ "probe", required_argument, NULL, 1106 },
+		{ "backend-probes", no_argument, NULL, 1107 },
 		{},
 	};
+	static struct pi_probe_spec specs[8]; /* --config's, then --probe's */
+	size_t n_specs = 0;
 
 	/* --config FILE first, whatever its place: the flags override it. */
 	if ((e = load_config(argc, argv, &o, &output)))
 		return e;
+	for (size_t i = 0; i < o.n_probes && n_specs < 8; i++)
+		specs[n_specs++] = o.probes[i];
 
 	while ((opt = getopt_long(argc, argv, "+o:p:l:vh", opts, NULL)) != -1) {
 		char *end;
@@ -458,9 +486,27 @@ static int cmd_record(int argc, char **argv)
 			*(opt == 1104 ? &o.qos.window_tokens : &o.sample_every_n_tokens) = v;
 			break;
 		}
+		case 1106:
+			if (n_specs == 8) {
+				fprintf(stderr, "error: --probe: at most 8 probe specs\n");
+				return 2;
+			}
+			if (pi_probe_spec__parse(optarg, &specs[n_specs], err, sizeof(err))) {
+				fprintf(stderr, "error: %s\n", err);
+				return 2;
+			}
+			n_specs++;
+			break;
+		case 1107: o.backend_probes = true; break;
 		case 'h': return usage(stdout, 0);
 		default: return usage(stderr, 2);
 		}
+	}
+	o.probes = specs;
+	o.n_probes = n_specs;
+	if (n_specs && o.level < PI_LEVEL_NODE) {
+		fprintf(stderr, "error: --probe adds node-level probes: use it with --level node\n");
+		return 2;
 	}
 	if (o.sample_every_n_tokens > 1 && o.level < PI_LEVEL_NODE) {
 		fprintf(stderr, "error: --sample-every samples node level: use it with --level node\n");

@@ -38,7 +38,9 @@ const char *pi_probe_plan__how(const struct pi_probe_plan *plan, const struct pi
 }
 
 const char *const pi_probe_plan__symbol_prefixes[] = {
-	"llama_", "ggml_", "GGML_", "GOMP_barrier", "__kmpc_barrier", "_dl_debug_state", NULL,
+	"llama_", "ggml_", "GGML_", "GOMP_barrier", "__kmpc_barrier", "_dl_debug_state",
+	/* backends (backend_sites.h, backend_probes.h): static C++ functions */
+	"_ZL33ggml_backend_sched_compute_splits", "_ZL25ggml_cuda_compute_forward", NULL,
 };
 
 const char *pi_probe_kind__name(enum pi_probe_kind k)

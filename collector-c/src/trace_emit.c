@@ -593,6 +593,11 @@ static int emit_node_rows(struct pi_emit *e, const struct pi_graph *g, const str
 
 int pi_emit__graph(struct pi_emit *e, const struct pi_graph *g)
 {
+	return pi_emit__graph_on(e, g, "CPU");
+}
+
+int pi_emit__graph_on(struct pi_emit *e, const struct pi_graph *g, const char *backend)
+{
 	profinfer_v1_TracePacket p;
 	int err = 0;
 
@@ -610,12 +615,40 @@ int pi_emit__graph(struct pi_emit *e, const struct pi_graph *g)
 	p.data.graph.start_ns = g->start_ns;
 	p.data.graph.duration_ns = g->end_ns > g->start_ns ? g->end_ns - g->start_ns : 0;
 	p.data.graph.n_nodes = g->n_nodes > 0 ? g->n_nodes : 0;
-	p.data.graph.backend_iid = intern(e, "CPU");
+	p.data.graph.backend_iid = intern(e, backend);
 	p.data.graph.structure_id = g->structure_id;
 	p.data.graph.cgraph_addr = g->cgraph;
 	p.data.graph.n_threads = g->n_threads;
 	pi_emit__thread(e, g->tgid, g->tid);
 	return emit_packet(e, &p) ?: err;
+}
+
+int pi_emit__backend_node(struct pi_emit *e, const struct pi_backend_node_event *n, const char *backend,
+			  const char *function, const char *op_name)
+{
+	profinfer_v1_TracePacket p = profinfer_v1_TracePacket_init_zero;
+	char name[PI_MAX_NAME + 1];
+
+	p.which_data = profinfer_v1_TracePacket_backend_node_tag;
+	p.data.backend_node.pid = n->hdr.tgid;
+	p.data.backend_node.tid = n->hdr.tid;
+	p.data.backend_node.graph_id = n->graph_id;
+	p.data.backend_node.start_ns = n->start_ns;
+	p.data.backend_node.duration_ns = n->end_ns > n->start_ns ? n->end_ns - n->start_ns : 0;
+	p.data.backend_node.backend_iid = intern(e, backend);
+	p.data.backend_node.function_iid = intern(e, function);
+	p.data.backend_node.tensor_addr = n->tensor;
+	if (op_name) { /* the tensor was read and its op is one of the engine's */
+		memcpy(name, n->name, PI_MAX_NAME);
+		name[PI_MAX_NAME] = '\0';
+		p.data.backend_node.op_iid = intern(e, op_name);
+		p.data.backend_node.name_iid = name[0] ? intern(e, name) : 0;
+		p.data.backend_node.type = n->type;
+		p.data.backend_node.ne_count = 4;
+		memcpy(p.data.backend_node.ne, n->ne, sizeof(p.data.backend_node.ne));
+	}
+	pi_emit__thread(e, n->hdr.tgid, n->hdr.tid);
+	return emit_packet(e, &p);
 }
 
 int pi_emit__expert_routing(struct pi_emit *e, uint32_t pid, uint64_t graph_id, uint32_t node_index,
@@ -702,7 +735,10 @@ int pi_emit__end(struct pi_emit *e, uint64_t ts_ns, const char *reason, int exit
 	p.which_data = profinfer_v1_TracePacket_session_end_tag;
 	p.data.session_end.ts_ns = ts_ns;
 	p.data.session_end.reason = (char *)reason;
-	p.data.session_end.target_exit_code = exit_code;
+	if (exit_code == PI_EXIT_CODE_UNKNOWN)
+		p.data.session_end.target_exit_code_unknown = true;
+	else
+		p.data.session_end.target_exit_code = exit_code;
 	p.data.session_end.has_totals = true;
 	fill_loss(&p.data.session_end.totals, ts_ns, lost, recorded, n);
 	return emit_packet(e, &p);

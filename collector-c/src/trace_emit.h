@@ -50,6 +50,12 @@ int pi_emit__token(struct pi_emit *e, const struct pi_token_event *t, uint64_t s
  * whose function (GraphNode.sub_op) is op_params[0]. */
 int pi_emit__structure(struct pi_emit *e, const struct pi_structure *s, int op_unary, int op_glu);
 int pi_emit__graph(struct pi_emit *e, const struct pi_graph *g);
+/* The same, naming the backend that ran it (pi_emit__graph: "CPU"). */
+int pi_emit__graph_on(struct pi_emit *e, const struct pi_graph *g, const char *backend);
+/* One call of a backend probe spec's function; op_name NULL: the tensor
+ * was not read (or its op is out of range), its fields are left out. */
+int pi_emit__backend_node(struct pi_emit *e, const struct pi_backend_node_event *n, const char *backend,
+			  const char *function, const char *op_name);
 /* Counters per node (perf_counters.h): a CounterDescriptor, once per
  * counter near the session start, and the counter id of each BPF slot, so
  * node batches carry their rows' deltas (n == 0: none). */
@@ -64,6 +70,9 @@ int pi_emit__expert_routing(struct pi_emit *e, uint32_t pid, uint64_t graph_id, 
 /* lost/recorded are indexed by EventKind; n entries each. */
 int pi_emit__loss(struct pi_emit *e, uint64_t ts_ns, const uint64_t *lost, const uint64_t *recorded,
 		  size_t n);
+/* exit_code: the target's wait status (code, or -signal); PI_EXIT_CODE_UNKNOWN
+ * where the collector could not learn it. */
+#define PI_EXIT_CODE_UNKNOWN INT32_MIN
 int pi_emit__end(struct pi_emit *e, uint64_t ts_ns, const char *reason, int exit_code,
 		 const uint64_t *lost, const uint64_t *recorded, size_t n);
 

@@ -129,6 +129,8 @@ export interface TraceModel {
    */
   readonly counterIncludesPreviousBarrier: ReadonlySet<number>;
   readonly experts: readonly v1.IExpertRouting[];
+  /** Calls of backend probe specs (non-CPU per-node functions), as decoded. */
+  readonly backendNodes: readonly v1.IBackendNodeEvent[];
   readonly counters: readonly v1.ICounterDescriptor[];
   /** Scheduler batches (record --sched), as decoded; analysis/sched.ts reads them. */
   readonly schedSwitch: readonly v1.ISchedSwitchBatch[];
@@ -245,6 +247,7 @@ export class TraceModelBuilder {
   readonly #threads: ThreadRow[] = [];
   readonly #threadByKey = new Map<number, number>();
   readonly #experts: v1.IExpertRouting[] = [];
+  readonly #backendNodes: v1.IBackendNodeEvent[] = [];
   readonly #counters: v1.ICounterDescriptor[] = [];
   readonly #schedSwitch: v1.ISchedSwitchBatch[] = [];
   readonly #schedWakeup: v1.ISchedWakeupBatch[] = [];
@@ -296,6 +299,7 @@ export class TraceModelBuilder {
     else if (p.engine) this.#engines.set(p.engine.pid ?? 0, p.engine);
     else if (p.session) this.#session = p.session;
     else if (p.expertRouting) this.#experts.push(p.expertRouting);
+    else if (p.backendNode) this.#backendNodes.push(p.backendNode);
     else if (p.counter) this.#counters.push(p.counter);
     else if (p.loss) this.#loss = p.loss;
     else if (p.sessionEnd) this.#end = p.sessionEnd;
@@ -644,6 +648,7 @@ export class TraceModelBuilder {
       ),
       counterIncludesPreviousBarrier: this.#counterSpansBarrier,
       experts: this.#experts,
+      backendNodes: this.#backendNodes,
       counters: this.#counters,
       schedSwitch: this.#schedSwitch,
       schedWakeup: this.#schedWakeup,

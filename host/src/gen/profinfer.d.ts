@@ -117,6 +117,9 @@ export namespace profinfer {
             /** TracePacket interned */
             interned?: (profinfer.v1.IInternedStrings|null);
 
+            /** TracePacket backendNode */
+            backendNode?: (profinfer.v1.IBackendNodeEvent|null);
+
             /** TracePacket session */
             session?: (profinfer.v1.ISessionInfo|null);
 
@@ -181,6 +184,9 @@ export namespace profinfer {
             /** TracePacket interned. */
             public interned?: (profinfer.v1.IInternedStrings|null);
 
+            /** TracePacket backendNode. */
+            public backendNode?: (profinfer.v1.IBackendNodeEvent|null);
+
             /** TracePacket session. */
             public session?: (profinfer.v1.ISessionInfo|null);
 
@@ -212,7 +218,7 @@ export namespace profinfer {
             public sessionEnd?: (profinfer.v1.ISessionEnd|null);
 
             /** TracePacket data. */
-            public data?: ("nodeEvents"|"token"|"graph"|"schedSwitch"|"schedWakeup"|"expertRouting"|"qos"|"interned"|"session"|"process"|"thread"|"module"|"engine"|"graphStructure"|"counter"|"levelChange"|"loss"|"sessionEnd");
+            public data?: ("nodeEvents"|"token"|"graph"|"schedSwitch"|"schedWakeup"|"expertRouting"|"qos"|"interned"|"backendNode"|"session"|"process"|"thread"|"module"|"engine"|"graphStructure"|"counter"|"levelChange"|"loss"|"sessionEnd");
 
             /**
              * Creates a new TracePacket instance using the specified properties.
@@ -2054,6 +2060,155 @@ export namespace profinfer {
             public toJSON(): { [k: string]: any };
         }
 
+        /** Properties of a BackendNodeEvent. */
+        interface IBackendNodeEvent {
+
+            /** BackendNodeEvent pid */
+            pid?: (number|null);
+
+            /** BackendNodeEvent tid */
+            tid?: (number|null);
+
+            /** BackendNodeEvent graphId */
+            graphId?: (Long|null);
+
+            /** BackendNodeEvent startNs */
+            startNs?: (Long|null);
+
+            /** BackendNodeEvent durationNs */
+            durationNs?: (Long|null);
+
+            /** BackendNodeEvent backendIid */
+            backendIid?: (number|null);
+
+            /** BackendNodeEvent opIid */
+            opIid?: (number|null);
+
+            /** BackendNodeEvent nameIid */
+            nameIid?: (number|null);
+
+            /** BackendNodeEvent type */
+            type?: (number|null);
+
+            /** BackendNodeEvent ne */
+            ne?: (Long[]|null);
+
+            /** BackendNodeEvent tensorAddr */
+            tensorAddr?: (Long|null);
+
+            /** BackendNodeEvent functionIid */
+            functionIid?: (number|null);
+        }
+
+        /** Represents a BackendNodeEvent. */
+        class BackendNodeEvent implements IBackendNodeEvent {
+
+            /**
+             * Constructs a new BackendNodeEvent.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: profinfer.v1.IBackendNodeEvent);
+
+            /** BackendNodeEvent pid. */
+            public pid: number;
+
+            /** BackendNodeEvent tid. */
+            public tid: number;
+
+            /** BackendNodeEvent graphId. */
+            public graphId: Long;
+
+            /** BackendNodeEvent startNs. */
+            public startNs: Long;
+
+            /** BackendNodeEvent durationNs. */
+            public durationNs: Long;
+
+            /** BackendNodeEvent backendIid. */
+            public backendIid: number;
+
+            /** BackendNodeEvent opIid. */
+            public opIid: number;
+
+            /** BackendNodeEvent nameIid. */
+            public nameIid: number;
+
+            /** BackendNodeEvent type. */
+            public type: number;
+
+            /** BackendNodeEvent ne. */
+            public ne: Long[];
+
+            /** BackendNodeEvent tensorAddr. */
+            public tensorAddr: Long;
+
+            /** BackendNodeEvent functionIid. */
+            public functionIid: number;
+
+            /**
+             * Creates a new BackendNodeEvent instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns BackendNodeEvent instance
+             */
+            public static create(properties?: profinfer.v1.IBackendNodeEvent): profinfer.v1.BackendNodeEvent;
+
+            /**
+             * Encodes the specified BackendNodeEvent message. Does not implicitly {@link profinfer.v1.BackendNodeEvent.verify|verify} messages.
+             * @param message BackendNodeEvent message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encode(message: profinfer.v1.IBackendNodeEvent, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified BackendNodeEvent message, length delimited. Does not implicitly {@link profinfer.v1.BackendNodeEvent.verify|verify} messages.
+             * @param message BackendNodeEvent message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            public static encodeDelimited(message: profinfer.v1.IBackendNodeEvent, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a BackendNodeEvent message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns BackendNodeEvent
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): profinfer.v1.BackendNodeEvent;
+
+            /**
+             * Decodes a BackendNodeEvent message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns BackendNodeEvent
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            public static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): profinfer.v1.BackendNodeEvent;
+
+            /**
+             * Creates a BackendNodeEvent message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns BackendNodeEvent
+             */
+            public static fromObject(object: { [k: string]: any }): profinfer.v1.BackendNodeEvent;
+
+            /**
+             * Creates a plain object from a BackendNodeEvent message. Also converts values to other types if specified.
+             * @param message BackendNodeEvent
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            public static toObject(message: profinfer.v1.BackendNodeEvent, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this BackendNodeEvent to JSON.
+             * @returns JSON object
+             */
+            public toJSON(): { [k: string]: any };
+        }
+
         /** Properties of a NodeEventBatch. */
         interface INodeEventBatch {
 
@@ -3568,6 +3723,9 @@ export namespace profinfer {
 
             /** SessionEnd totals */
             totals?: (profinfer.v1.ILossStats|null);
+
+            /** SessionEnd targetExitCodeUnknown */
+            targetExitCodeUnknown?: (boolean|null);
         }
 
         /** Represents a SessionEnd. */
@@ -3590,6 +3748,9 @@ export namespace profinfer {
 
             /** SessionEnd totals. */
             public totals?: (profinfer.v1.ILossStats|null);
+
+            /** SessionEnd targetExitCodeUnknown. */
+            public targetExitCodeUnknown: boolean;
 
             /**
              * Creates a new SessionEnd instance using the specified properties.

@@ -262,6 +262,7 @@ export const profinfer = $root.profinfer = (() => {
              * @property {profinfer.v1.IExpertRouting|null} [expertRouting] TracePacket expertRouting
              * @property {profinfer.v1.IQosSample|null} [qos] TracePacket qos
              * @property {profinfer.v1.IInternedStrings|null} [interned] TracePacket interned
+             * @property {profinfer.v1.IBackendNodeEvent|null} [backendNode] TracePacket backendNode
              * @property {profinfer.v1.ISessionInfo|null} [session] TracePacket session
              * @property {profinfer.v1.IProcessInfo|null} [process] TracePacket process
              * @property {profinfer.v1.IThreadInfo|null} [thread] TracePacket thread
@@ -354,6 +355,14 @@ export const profinfer = $root.profinfer = (() => {
             TracePacket.prototype.interned = null;
 
             /**
+             * TracePacket backendNode.
+             * @member {profinfer.v1.IBackendNodeEvent|null|undefined} backendNode
+             * @memberof profinfer.v1.TracePacket
+             * @instance
+             */
+            TracePacket.prototype.backendNode = null;
+
+            /**
              * TracePacket session.
              * @member {profinfer.v1.ISessionInfo|null|undefined} session
              * @memberof profinfer.v1.TracePacket
@@ -438,12 +447,12 @@ export const profinfer = $root.profinfer = (() => {
 
             /**
              * TracePacket data.
-             * @member {"nodeEvents"|"token"|"graph"|"schedSwitch"|"schedWakeup"|"expertRouting"|"qos"|"interned"|"session"|"process"|"thread"|"module"|"engine"|"graphStructure"|"counter"|"levelChange"|"loss"|"sessionEnd"|undefined} data
+             * @member {"nodeEvents"|"token"|"graph"|"schedSwitch"|"schedWakeup"|"expertRouting"|"qos"|"interned"|"backendNode"|"session"|"process"|"thread"|"module"|"engine"|"graphStructure"|"counter"|"levelChange"|"loss"|"sessionEnd"|undefined} data
              * @memberof profinfer.v1.TracePacket
              * @instance
              */
             Object.defineProperty(TracePacket.prototype, "data", {
-                get: $util.oneOfGetter($oneOfFields = ["nodeEvents", "token", "graph", "schedSwitch", "schedWakeup", "expertRouting", "qos", "interned", "session", "process", "thread", "module", "engine", "graphStructure", "counter", "levelChange", "loss", "sessionEnd"]),
+                get: $util.oneOfGetter($oneOfFields = ["nodeEvents", "token", "graph", "schedSwitch", "schedWakeup", "expertRouting", "qos", "interned", "backendNode", "session", "process", "thread", "module", "engine", "graphStructure", "counter", "levelChange", "loss", "sessionEnd"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -491,6 +500,8 @@ export const profinfer = $root.profinfer = (() => {
                     $root.profinfer.v1.QosSample.encode(message.qos, writer.uint32(/* id 7, wireType 2 =*/58).fork(), q + 1).ldelim();
                 if (message.interned != null && Object.hasOwnProperty.call(message, "interned"))
                     $root.profinfer.v1.InternedStrings.encode(message.interned, writer.uint32(/* id 8, wireType 2 =*/66).fork(), q + 1).ldelim();
+                if (message.backendNode != null && Object.hasOwnProperty.call(message, "backendNode"))
+                    $root.profinfer.v1.BackendNodeEvent.encode(message.backendNode, writer.uint32(/* id 9, wireType 2 =*/74).fork(), q + 1).ldelim();
                 if (message.session != null && Object.hasOwnProperty.call(message, "session"))
                     $root.profinfer.v1.SessionInfo.encode(message.session, writer.uint32(/* id 16, wireType 2 =*/130).fork(), q + 1).ldelim();
                 if (message.process != null && Object.hasOwnProperty.call(message, "process"))
@@ -591,6 +602,10 @@ export const profinfer = $root.profinfer = (() => {
                         }
                     case 8: {
                             message.interned = $root.profinfer.v1.InternedStrings.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 9: {
+                            message.backendNode = $root.profinfer.v1.BackendNodeEvent.decode(reader, reader.uint32(), undefined, long + 1);
                             break;
                         }
                     case 16: {
@@ -720,6 +735,11 @@ export const profinfer = $root.profinfer = (() => {
                         throw TypeError(".profinfer.v1.TracePacket.interned: object expected");
                     message.interned = $root.profinfer.v1.InternedStrings.fromObject(object.interned, long + 1);
                 }
+                if (object.backendNode != null) {
+                    if (!$util.isObject(object.backendNode))
+                        throw TypeError(".profinfer.v1.TracePacket.backendNode: object expected");
+                    message.backendNode = $root.profinfer.v1.BackendNodeEvent.fromObject(object.backendNode, long + 1);
+                }
                 if (object.session != null) {
                     if (!$util.isObject(object.session))
                         throw TypeError(".profinfer.v1.TracePacket.session: object expected");
@@ -829,6 +849,11 @@ export const profinfer = $root.profinfer = (() => {
                     object.interned = $root.profinfer.v1.InternedStrings.toObject(message.interned, options, q + 1);
                     if (options.oneofs)
                         object.data = "interned";
+                }
+                if (message.backendNode != null && Object.hasOwnProperty.call(message, "backendNode")) {
+                    object.backendNode = $root.profinfer.v1.BackendNodeEvent.toObject(message.backendNode, options, q + 1);
+                    if (options.oneofs)
+                        object.data = "backendNode";
                 }
                 if (message.session != null && Object.hasOwnProperty.call(message, "session")) {
                     object.session = $root.profinfer.v1.SessionInfo.toObject(message.session, options, q + 1);
@@ -6198,6 +6223,536 @@ export const profinfer = $root.profinfer = (() => {
             return GraphEvent;
         })();
 
+        v1.BackendNodeEvent = (function() {
+
+            /**
+             * Properties of a BackendNodeEvent.
+             * @memberof profinfer.v1
+             * @interface IBackendNodeEvent
+             * @property {number|null} [pid] BackendNodeEvent pid
+             * @property {number|null} [tid] BackendNodeEvent tid
+             * @property {Long|null} [graphId] BackendNodeEvent graphId
+             * @property {Long|null} [startNs] BackendNodeEvent startNs
+             * @property {Long|null} [durationNs] BackendNodeEvent durationNs
+             * @property {number|null} [backendIid] BackendNodeEvent backendIid
+             * @property {number|null} [opIid] BackendNodeEvent opIid
+             * @property {number|null} [nameIid] BackendNodeEvent nameIid
+             * @property {number|null} [type] BackendNodeEvent type
+             * @property {Array.<Long>|null} [ne] BackendNodeEvent ne
+             * @property {Long|null} [tensorAddr] BackendNodeEvent tensorAddr
+             * @property {number|null} [functionIid] BackendNodeEvent functionIid
+             */
+
+            /**
+             * Constructs a new BackendNodeEvent.
+             * @memberof profinfer.v1
+             * @classdesc Represents a BackendNodeEvent.
+             * @implements IBackendNodeEvent
+             * @constructor
+             * @param {profinfer.v1.IBackendNodeEvent=} [properties] Properties to set
+             */
+            function BackendNodeEvent(properties) {
+                this.ne = [];
+                if (properties)
+                    for (let keys = Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            }
+
+            /**
+             * BackendNodeEvent pid.
+             * @member {number} pid
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.pid = 0;
+
+            /**
+             * BackendNodeEvent tid.
+             * @member {number} tid
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.tid = 0;
+
+            /**
+             * BackendNodeEvent graphId.
+             * @member {Long} graphId
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.graphId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BackendNodeEvent startNs.
+             * @member {Long} startNs
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.startNs = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BackendNodeEvent durationNs.
+             * @member {Long} durationNs
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.durationNs = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BackendNodeEvent backendIid.
+             * @member {number} backendIid
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.backendIid = 0;
+
+            /**
+             * BackendNodeEvent opIid.
+             * @member {number} opIid
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.opIid = 0;
+
+            /**
+             * BackendNodeEvent nameIid.
+             * @member {number} nameIid
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.nameIid = 0;
+
+            /**
+             * BackendNodeEvent type.
+             * @member {number} type
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.type = 0;
+
+            /**
+             * BackendNodeEvent ne.
+             * @member {Array.<Long>} ne
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.ne = $util.emptyArray;
+
+            /**
+             * BackendNodeEvent tensorAddr.
+             * @member {Long} tensorAddr
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.tensorAddr = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BackendNodeEvent functionIid.
+             * @member {number} functionIid
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             */
+            BackendNodeEvent.prototype.functionIid = 0;
+
+            /**
+             * Creates a new BackendNodeEvent instance using the specified properties.
+             * @function create
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @static
+             * @param {profinfer.v1.IBackendNodeEvent=} [properties] Properties to set
+             * @returns {profinfer.v1.BackendNodeEvent} BackendNodeEvent instance
+             */
+            BackendNodeEvent.create = function create(properties) {
+                return new BackendNodeEvent(properties);
+            };
+
+            /**
+             * Encodes the specified BackendNodeEvent message. Does not implicitly {@link profinfer.v1.BackendNodeEvent.verify|verify} messages.
+             * @function encode
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @static
+             * @param {profinfer.v1.IBackendNodeEvent} message BackendNodeEvent message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            BackendNodeEvent.encode = function encode(message, writer, q) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                if (message.pid != null && Object.hasOwnProperty.call(message, "pid"))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint32(message.pid);
+                if (message.tid != null && Object.hasOwnProperty.call(message, "tid"))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.tid);
+                if (message.graphId != null && Object.hasOwnProperty.call(message, "graphId"))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.graphId);
+                if (message.startNs != null && Object.hasOwnProperty.call(message, "startNs"))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.startNs);
+                if (message.durationNs != null && Object.hasOwnProperty.call(message, "durationNs"))
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint64(message.durationNs);
+                if (message.backendIid != null && Object.hasOwnProperty.call(message, "backendIid"))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint32(message.backendIid);
+                if (message.opIid != null && Object.hasOwnProperty.call(message, "opIid"))
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint32(message.opIid);
+                if (message.nameIid != null && Object.hasOwnProperty.call(message, "nameIid"))
+                    writer.uint32(/* id 8, wireType 0 =*/64).uint32(message.nameIid);
+                if (message.type != null && Object.hasOwnProperty.call(message, "type"))
+                    writer.uint32(/* id 9, wireType 0 =*/72).uint32(message.type);
+                if (message.ne != null && message.ne.length) {
+                    writer.uint32(/* id 10, wireType 2 =*/82).fork();
+                    for (let i = 0; i < message.ne.length; ++i)
+                        writer.int64(message.ne[i]);
+                    writer.ldelim();
+                }
+                if (message.tensorAddr != null && Object.hasOwnProperty.call(message, "tensorAddr"))
+                    writer.uint32(/* id 11, wireType 0 =*/88).uint64(message.tensorAddr);
+                if (message.functionIid != null && Object.hasOwnProperty.call(message, "functionIid"))
+                    writer.uint32(/* id 12, wireType 0 =*/96).uint32(message.functionIid);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified BackendNodeEvent message, length delimited. Does not implicitly {@link profinfer.v1.BackendNodeEvent.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @static
+             * @param {profinfer.v1.IBackendNodeEvent} message BackendNodeEvent message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            BackendNodeEvent.encodeDelimited = function encodeDelimited(message, writer) {
+                return this.encode(message, writer && writer.len ? writer.fork() : writer).ldelim();
+            };
+
+            /**
+             * Decodes a BackendNodeEvent message from the specified reader or buffer.
+             * @function decode
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {profinfer.v1.BackendNodeEvent} BackendNodeEvent
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            BackendNodeEvent.decode = function decode(reader, length, error, long) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (long === undefined)
+                    long = 0;
+                if (long > $Reader.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let end, message;
+                if (length === undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = new $root.profinfer.v1.BackendNodeEvent();
+                while (reader.pos < end) {
+                    let tag = reader.uint32();
+                    if (tag === error)
+                        break;
+                    switch (tag >>> 3) {
+                    case 1: {
+                            message.pid = reader.uint32();
+                            break;
+                        }
+                    case 2: {
+                            message.tid = reader.uint32();
+                            break;
+                        }
+                    case 3: {
+                            message.graphId = reader.uint64();
+                            break;
+                        }
+                    case 4: {
+                            message.startNs = reader.uint64();
+                            break;
+                        }
+                    case 5: {
+                            message.durationNs = reader.uint64();
+                            break;
+                        }
+                    case 6: {
+                            message.backendIid = reader.uint32();
+                            break;
+                        }
+                    case 7: {
+                            message.opIid = reader.uint32();
+                            break;
+                        }
+                    case 8: {
+                            message.nameIid = reader.uint32();
+                            break;
+                        }
+                    case 9: {
+                            message.type = reader.uint32();
+                            break;
+                        }
+                    case 10: {
+                            if (!(message.ne && message.ne.length))
+                                message.ne = [];
+                            if ((tag & 7) === 2) {
+                                let end2 = reader.uint32() + reader.pos;
+                                if (end2 > reader.len)
+                                    throw RangeError("index out of range");
+                                reader.len = end2;
+                                while (reader.pos < end2)
+                                    message.ne.push(reader.int64());
+                                if (reader.pos !== end2)
+                                    throw RangeError("index out of range");
+                                reader.len = end;
+                            } else
+                                message.ne.push(reader.int64());
+                            break;
+                        }
+                    case 11: {
+                            message.tensorAddr = reader.uint64();
+                            break;
+                        }
+                    case 12: {
+                            message.functionIid = reader.uint32();
+                            break;
+                        }
+                    default:
+                        reader.skipType(tag & 7, long);
+                        break;
+                    }
+                }
+                if (length !== undefined) {
+                    if (reader.pos !== end)
+                        throw RangeError("index out of range");
+                    reader.len = length;
+                }
+                return message;
+            };
+
+            /**
+             * Decodes a BackendNodeEvent message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {profinfer.v1.BackendNodeEvent} BackendNodeEvent
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            BackendNodeEvent.decodeDelimited = function decodeDelimited(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.uint32());
+            };
+
+            /**
+             * Creates a BackendNodeEvent message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {profinfer.v1.BackendNodeEvent} BackendNodeEvent
+             */
+            BackendNodeEvent.fromObject = function fromObject(object, long) {
+                if (object instanceof $root.profinfer.v1.BackendNodeEvent)
+                    return object;
+                if (!$util.isObject(object))
+                    throw TypeError(".profinfer.v1.BackendNodeEvent: object expected");
+                if (long === undefined)
+                    long = 0;
+                if (long > $util.recursionLimit)
+                    throw Error("maximum nesting depth exceeded");
+                let message = new $root.profinfer.v1.BackendNodeEvent();
+                if (object.pid != null)
+                    message.pid = object.pid >>> 0;
+                if (object.tid != null)
+                    message.tid = object.tid >>> 0;
+                if (object.graphId != null)
+                    if ($util.Long)
+                        message.graphId = $util.Long.fromValue(object.graphId, true);
+                    else if (typeof object.graphId === "string")
+                        message.graphId = parseInt(object.graphId, 10);
+                    else if (typeof object.graphId === "number")
+                        message.graphId = object.graphId;
+                    else if (typeof object.graphId === "object")
+                        message.graphId = new $util.LongBits(object.graphId.low >>> 0, object.graphId.high >>> 0).toNumber(true);
+                if (object.startNs != null)
+                    if ($util.Long)
+                        message.startNs = $util.Long.fromValue(object.startNs, true);
+                    else if (typeof object.startNs === "string")
+                        message.startNs = parseInt(object.startNs, 10);
+                    else if (typeof object.startNs === "number")
+                        message.startNs = object.startNs;
+                    else if (typeof object.startNs === "object")
+                        message.startNs = new $util.LongBits(object.startNs.low >>> 0, object.startNs.high >>> 0).toNumber(true);
+                if (object.durationNs != null)
+                    if ($util.Long)
+                        message.durationNs = $util.Long.fromValue(object.durationNs, true);
+                    else if (typeof object.durationNs === "string")
+                        message.durationNs = parseInt(object.durationNs, 10);
+                    else if (typeof object.durationNs === "number")
+                        message.durationNs = object.durationNs;
+                    else if (typeof object.durationNs === "object")
+                        message.durationNs = new $util.LongBits(object.durationNs.low >>> 0, object.durationNs.high >>> 0).toNumber(true);
+                if (object.backendIid != null)
+                    message.backendIid = object.backendIid >>> 0;
+                if (object.opIid != null)
+                    message.opIid = object.opIid >>> 0;
+                if (object.nameIid != null)
+                    message.nameIid = object.nameIid >>> 0;
+                if (object.type != null)
+                    message.type = object.type >>> 0;
+                if (object.ne) {
+                    if (!Array.isArray(object.ne))
+                        throw TypeError(".profinfer.v1.BackendNodeEvent.ne: array expected");
+                    message.ne = [];
+                    for (let i = 0; i < object.ne.length; ++i)
+                        if ($util.Long)
+                            message.ne[i] = $util.Long.fromValue(object.ne[i], false);
+                        else if (typeof object.ne[i] === "string")
+                            message.ne[i] = parseInt(object.ne[i], 10);
+                        else if (typeof object.ne[i] === "number")
+                            message.ne[i] = object.ne[i];
+                        else if (typeof object.ne[i] === "object")
+                            message.ne[i] = new $util.LongBits(object.ne[i].low >>> 0, object.ne[i].high >>> 0).toNumber();
+                }
+                if (object.tensorAddr != null)
+                    if ($util.Long)
+                        message.tensorAddr = $util.Long.fromValue(object.tensorAddr, true);
+                    else if (typeof object.tensorAddr === "string")
+                        message.tensorAddr = parseInt(object.tensorAddr, 10);
+                    else if (typeof object.tensorAddr === "number")
+                        message.tensorAddr = object.tensorAddr;
+                    else if (typeof object.tensorAddr === "object")
+                        message.tensorAddr = new $util.LongBits(object.tensorAddr.low >>> 0, object.tensorAddr.high >>> 0).toNumber(true);
+                if (object.functionIid != null)
+                    message.functionIid = object.functionIid >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a BackendNodeEvent message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @static
+             * @param {profinfer.v1.BackendNodeEvent} message BackendNodeEvent
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            BackendNodeEvent.toObject = function toObject(message, options, q) {
+                if (!options)
+                    options = {};
+                if (q === undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.ne = [];
+                if (options.defaults) {
+                    object.pid = 0;
+                    object.tid = 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.graphId = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.graphId = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.startNs = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.startNs = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.durationNs = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.durationNs = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    object.backendIid = 0;
+                    object.opIid = 0;
+                    object.nameIid = 0;
+                    object.type = 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.tensorAddr = options.longs === String ? long.toString() : options.longs === Number ? long.toNumber() : typeof BigInt !== "undefined" && options.longs === BigInt ? long.toBigInt() : long;
+                    } else
+                        object.tensorAddr = options.longs === String ? "0" : typeof BigInt !== "undefined" && options.longs === BigInt ? BigInt("0") : 0;
+                    object.functionIid = 0;
+                }
+                if (message.pid != null && Object.hasOwnProperty.call(message, "pid"))
+                    object.pid = message.pid;
+                if (message.tid != null && Object.hasOwnProperty.call(message, "tid"))
+                    object.tid = message.tid;
+                if (message.graphId != null && Object.hasOwnProperty.call(message, "graphId"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.graphId = typeof message.graphId === "number" ? BigInt(message.graphId) : $util.Long.fromBits(message.graphId.low >>> 0, message.graphId.high >>> 0, true).toBigInt();
+                    else if (typeof message.graphId === "number")
+                        object.graphId = options.longs === String ? String(message.graphId) : message.graphId;
+                    else
+                        object.graphId = options.longs === String ? $util.Long.prototype.toString.call(message.graphId) : options.longs === Number ? new $util.LongBits(message.graphId.low >>> 0, message.graphId.high >>> 0).toNumber(true) : message.graphId;
+                if (message.startNs != null && Object.hasOwnProperty.call(message, "startNs"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.startNs = typeof message.startNs === "number" ? BigInt(message.startNs) : $util.Long.fromBits(message.startNs.low >>> 0, message.startNs.high >>> 0, true).toBigInt();
+                    else if (typeof message.startNs === "number")
+                        object.startNs = options.longs === String ? String(message.startNs) : message.startNs;
+                    else
+                        object.startNs = options.longs === String ? $util.Long.prototype.toString.call(message.startNs) : options.longs === Number ? new $util.LongBits(message.startNs.low >>> 0, message.startNs.high >>> 0).toNumber(true) : message.startNs;
+                if (message.durationNs != null && Object.hasOwnProperty.call(message, "durationNs"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.durationNs = typeof message.durationNs === "number" ? BigInt(message.durationNs) : $util.Long.fromBits(message.durationNs.low >>> 0, message.durationNs.high >>> 0, true).toBigInt();
+                    else if (typeof message.durationNs === "number")
+                        object.durationNs = options.longs === String ? String(message.durationNs) : message.durationNs;
+                    else
+                        object.durationNs = options.longs === String ? $util.Long.prototype.toString.call(message.durationNs) : options.longs === Number ? new $util.LongBits(message.durationNs.low >>> 0, message.durationNs.high >>> 0).toNumber(true) : message.durationNs;
+                if (message.backendIid != null && Object.hasOwnProperty.call(message, "backendIid"))
+                    object.backendIid = message.backendIid;
+                if (message.opIid != null && Object.hasOwnProperty.call(message, "opIid"))
+                    object.opIid = message.opIid;
+                if (message.nameIid != null && Object.hasOwnProperty.call(message, "nameIid"))
+                    object.nameIid = message.nameIid;
+                if (message.type != null && Object.hasOwnProperty.call(message, "type"))
+                    object.type = message.type;
+                if (message.ne && message.ne.length) {
+                    object.ne = [];
+                    for (let j = 0; j < message.ne.length; ++j)
+                        if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                            object.ne[j] = typeof message.ne[j] === "number" ? BigInt(message.ne[j]) : $util.Long.fromBits(message.ne[j].low >>> 0, message.ne[j].high >>> 0, false).toBigInt();
+                        else if (typeof message.ne[j] === "number")
+                            object.ne[j] = options.longs === String ? String(message.ne[j]) : message.ne[j];
+                        else
+                            object.ne[j] = options.longs === String ? $util.Long.prototype.toString.call(message.ne[j]) : options.longs === Number ? new $util.LongBits(message.ne[j].low >>> 0, message.ne[j].high >>> 0).toNumber() : message.ne[j];
+                }
+                if (message.tensorAddr != null && Object.hasOwnProperty.call(message, "tensorAddr"))
+                    if (typeof BigInt !== "undefined" && options.longs === BigInt)
+                        object.tensorAddr = typeof message.tensorAddr === "number" ? BigInt(message.tensorAddr) : $util.Long.fromBits(message.tensorAddr.low >>> 0, message.tensorAddr.high >>> 0, true).toBigInt();
+                    else if (typeof message.tensorAddr === "number")
+                        object.tensorAddr = options.longs === String ? String(message.tensorAddr) : message.tensorAddr;
+                    else
+                        object.tensorAddr = options.longs === String ? $util.Long.prototype.toString.call(message.tensorAddr) : options.longs === Number ? new $util.LongBits(message.tensorAddr.low >>> 0, message.tensorAddr.high >>> 0).toNumber(true) : message.tensorAddr;
+                if (message.functionIid != null && Object.hasOwnProperty.call(message, "functionIid"))
+                    object.functionIid = message.functionIid;
+                return object;
+            };
+
+            /**
+             * Converts this BackendNodeEvent to JSON.
+             * @function toJSON
+             * @memberof profinfer.v1.BackendNodeEvent
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            BackendNodeEvent.prototype.toJSON = function toJSON() {
+                return this.constructor.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return BackendNodeEvent;
+        })();
+
         v1.NodeEventBatch = (function() {
 
             /**
@@ -11455,6 +12010,7 @@ export const profinfer = $root.profinfer = (() => {
              * @property {string|null} [reason] SessionEnd reason
              * @property {number|null} [targetExitCode] SessionEnd targetExitCode
              * @property {profinfer.v1.ILossStats|null} [totals] SessionEnd totals
+             * @property {boolean|null} [targetExitCodeUnknown] SessionEnd targetExitCodeUnknown
              */
 
             /**
@@ -11505,6 +12061,14 @@ export const profinfer = $root.profinfer = (() => {
             SessionEnd.prototype.totals = null;
 
             /**
+             * SessionEnd targetExitCodeUnknown.
+             * @member {boolean} targetExitCodeUnknown
+             * @memberof profinfer.v1.SessionEnd
+             * @instance
+             */
+            SessionEnd.prototype.targetExitCodeUnknown = false;
+
+            /**
              * Creates a new SessionEnd instance using the specified properties.
              * @function create
              * @memberof profinfer.v1.SessionEnd
@@ -11540,6 +12104,8 @@ export const profinfer = $root.profinfer = (() => {
                     writer.uint32(/* id 3, wireType 0 =*/24).sint32(message.targetExitCode);
                 if (message.totals != null && Object.hasOwnProperty.call(message, "totals"))
                     $root.profinfer.v1.LossStats.encode(message.totals, writer.uint32(/* id 4, wireType 2 =*/34).fork(), q + 1).ldelim();
+                if (message.targetExitCodeUnknown != null && Object.hasOwnProperty.call(message, "targetExitCodeUnknown"))
+                    writer.uint32(/* id 5, wireType 0 =*/40).bool(message.targetExitCodeUnknown);
                 return writer;
             };
 
@@ -11604,6 +12170,10 @@ export const profinfer = $root.profinfer = (() => {
                         }
                     case 4: {
                             message.totals = $root.profinfer.v1.LossStats.decode(reader, reader.uint32(), undefined, long + 1);
+                            break;
+                        }
+                    case 5: {
+                            message.targetExitCodeUnknown = reader.bool();
                             break;
                         }
                     default:
@@ -11671,6 +12241,8 @@ export const profinfer = $root.profinfer = (() => {
                         throw TypeError(".profinfer.v1.SessionEnd.totals: object expected");
                     message.totals = $root.profinfer.v1.LossStats.fromObject(object.totals, long + 1);
                 }
+                if (object.targetExitCodeUnknown != null)
+                    message.targetExitCodeUnknown = Boolean(object.targetExitCodeUnknown);
                 return message;
             };
 
@@ -11700,6 +12272,7 @@ export const profinfer = $root.profinfer = (() => {
                     object.reason = "";
                     object.targetExitCode = 0;
                     object.totals = null;
+                    object.targetExitCodeUnknown = false;
                 }
                 if (message.tsNs != null && Object.hasOwnProperty.call(message, "tsNs"))
                     if (typeof BigInt !== "undefined" && options.longs === BigInt)
@@ -11714,6 +12287,8 @@ export const profinfer = $root.profinfer = (() => {
                     object.targetExitCode = message.targetExitCode;
                 if (message.totals != null && Object.hasOwnProperty.call(message, "totals"))
                     object.totals = $root.profinfer.v1.LossStats.toObject(message.totals, options, q + 1);
+                if (message.targetExitCodeUnknown != null && Object.hasOwnProperty.call(message, "targetExitCodeUnknown"))
+                    object.targetExitCodeUnknown = message.targetExitCodeUnknown;
                 return object;
             };
 
