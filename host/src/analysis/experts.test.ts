@@ -107,6 +107,24 @@ describe('ExpertAccumulator', () => {
   });
 });
 
+describe('expert reuse distance', () => {
+  it('counts tokens between activations of the same expert per layer and process, across graphs', () => {
+    const acc = new ExpertAccumulator();
+    // pid 1, layer 0: tokens 0..3 over two graphs (prompt of 2, then 2 decode steps).
+    //   t0 0,1  t1 2,3  t2 0,2  t3 1,0  -> distances: 0: 2 then 1; 2: 1; 1: 3  => [1, 1, 2, 3], 4 cold
+    // Graph order, not arrival order, numbers the tokens (graph 3 comes in before graph 2 here); pid 2 starts afresh.
+    for (const r of [routing(1, 0, 0, [[0, 1], [2, 3]]), routing(3, 0, 0, [[1, 0]]), routing(2, 0, 0, [[0, 2]])]) acc.add(r.expertRouting as v1.IExpertRouting);
+    acc.add(routing(1, 0, 0, [[0, 1]], 2).expertRouting as v1.IExpertRouting);
+    acc.add(routing(2, 0, 0, [[0, 5]], 2).expertRouting as v1.IExpertRouting);
+    // pid 2: 0 at t0, t1 (distance 1); 1 and 5 cold  => overall distances [1, 1, 1, 2, 3], 7 cold
+    const [layer] = acc.build().layers;
+    expect(layer?.reuse).toEqual({ reuses: 5, cold: 7, mean: 8 / 5, median: 1, p90: 3, nextToken: 3 / 5 });
+    const j = expertReportToJson(acc.build()) as { layers: { reuse_distance: Record<string, number> }[] };
+    expect(j.layers[0]?.reuse_distance).toMatchObject({ reuses: 5, cold: 7, median: 1, p90: 3 });
+    expect(JSON.stringify(expertReportToJson(new ExpertAccumulator().build()))).not.toContain('NaN');
+  });
+});
+
 describe('expertsPerLayer / output', () => {
   it('reads n_expert from the MUL_MAT_ID weights of the recorded structure', () => {
     expect(expertsPerLayer(modelOf(moeTrace()))).toEqual(new Map([[0, 8]]));
@@ -120,7 +138,8 @@ describe('expertsPerLayer / output', () => {
     expect(JSON.stringify(expertReportToJson(new ExpertAccumulator().build()))).not.toContain('NaN');
     const text = expertTables(r, 10).join('\n');
     expect(text).toContain('experts (MoE routing: 6 MUL_MAT_ID nodes, 2 layer decisions, 2 experts per token)');
-    expect(text).toMatch(/^\s+0\s+4\s+8\s+4\.00\s+1\.32\s+4\s+0 4 2 1 0 1 0 0$/m);
+    // Reuse: expert 1 at tokens 0, 1, 2, 3 and expert 2 at 0, 1: every distance is 1.
+    expect(text).toMatch(/^\s+0\s+4\s+8\s+4\.00\s+1\.32\s+4\s+1\.00\s+1\.00\s+100%\s+0 4 2 1 0 1 0 0$/m);
     expect(text).toMatch(/^\s+2:0\s+5,1\s*$/m);
     expect(expertTables(new ExpertAccumulator().build(), 10)).toEqual([]);
   });

@@ -1,7 +1,8 @@
 // MoE expert routing (profinferd record --moe): which experts every token went
 // to, per layer and step, from the ExpertRouting packets (one per MUL_MAT_ID
 // node per graph); per layer how often each expert was chosen and how evenly
-// (max/mean, coefficient of variation). Pure: packets in, plain objects out.
+// (max/mean, coefficient of variation), and how many tokens pass before an
+// expert is chosen again (reuse distance). Pure: packets in, plain objects out.
 //
 // A layer's MUL_MAT_ID nodes (gate, up, down) read the same ids, so one
 // routing decision is counted per (process, graph, layer): the node with the
@@ -25,6 +26,29 @@ export interface LayerExperts {
   readonly cv: number;
   /** Experts never chosen. */
   readonly unused: number;
+  /** Tokens between activations of the same expert in this layer. */
+  readonly reuse: ReuseDistance;
+}
+
+/**
+ * Reuse distance of experts in one layer: for each activation of an expert,
+ * how many tokens routed through this layer (rows, per process, in graph id
+ * and row order) since that expert's previous activation in the layer; 1
+ * means the next token chose it again. What an expert cache (weights kept in
+ * fast memory) would see. A prompt's last layer may route its output rows
+ * only (llama.cpp skips the rest), so counts are of routed rows.
+ */
+export interface ReuseDistance {
+  /** Activations with an earlier one of the same expert (each gives a distance). */
+  readonly reuses: number;
+  /** First activations of an expert (per process): no distance. */
+  readonly cold: number;
+  /** NaN when there is no reuse. */
+  readonly mean: number;
+  readonly median: number;
+  readonly p90: number;
+  /** Share of reuses at distance 1 (the expert chosen again by the next token). */
+  readonly nextToken: number;
 }
 
 /** One token's experts in one layer at one step. */
@@ -124,7 +148,7 @@ export class ExpertAccumulator {
         tokens += d.nTokens;
         for (const id of d.ids) if (id >= 0 && id < counts.length) counts[id] = (counts[id] ?? 0) + 1;
       }
-      layers.push({ layer, nExpert, nExpertFromWeights: fromWeights, tokens, counts, ...balance(counts) });
+      layers.push({ layer, nExpert, nExpertFromWeights: fromWeights, tokens, counts, ...balance(counts), reuse: reuseDistance(list) });
     }
     const table: TokenRoute[] = [];
     if (o.table) {
@@ -146,6 +170,51 @@ export class ExpertAccumulator {
     };
   }
 }
+
+/** Reuse distances of one layer's decisions, tokens numbered per process in (graph id, row) order. */
+function reuseDistance(list: readonly Decision[]): ReuseDistance {
+  const ordered = [...list].sort((a, b) => a.pid - b.pid || compareIds(a.graphId, b.graphId));
+  const distances: number[] = [];
+  let cold = 0;
+  let pid: number | undefined;
+  let position = 0;
+  const last = new Map<number, number>();
+  for (const d of ordered) {
+    if (d.pid !== pid) {
+      pid = d.pid;
+      position = 0;
+      last.clear();
+    }
+    for (let t = 0; t < d.nTokens; t++, position++) {
+      const seen = new Set<number>();
+      for (const id of d.ids.slice(t * d.nUsed, (t + 1) * d.nUsed)) {
+        if (seen.has(id)) continue; // an id twice in one row is one activation
+        seen.add(id);
+        const before = last.get(id);
+        if (before === undefined) cold++;
+        else distances.push(position - before);
+        last.set(id, position);
+      }
+    }
+  }
+  distances.sort((a, b) => a - b);
+  const n = distances.length;
+  const at = (q: number): number => (n ? (distances[Math.min(n - 1, Math.floor(q * n))] as number) : NaN);
+  return {
+    reuses: n,
+    cold,
+    mean: n ? distances.reduce((a, b) => a + b, 0) / n : NaN,
+    median: at(0.5),
+    p90: at(0.9),
+    nextToken: n ? distances.filter((x) => x === 1).length / n : NaN,
+  };
+}
+
+const compareIds = (a: string, b: string): number => {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
 /** max/mean and coefficient of variation of selection counts (NaN when nothing was chosen). */
 export function balance(counts: readonly number[]): { maxOverMean: number; cv: number; unused: number } {
@@ -207,6 +276,14 @@ export function expertReportToJson(r: ExpertReport): Record<string, unknown> {
       max_over_mean: finite(l.maxOverMean),
       cv: finite(l.cv),
       unused: l.unused,
+      reuse_distance: {
+        reuses: l.reuse.reuses,
+        cold: l.reuse.cold,
+        mean: finite(l.reuse.mean),
+        median: finite(l.reuse.median),
+        p90: finite(l.reuse.p90),
+        next_token: finite(l.reuse.nextToken),
+      },
     })),
     ...(r.table.length ? { tokens: r.table.map((t) => ({ pid: t.pid, graph_id: t.graphId, token: t.token, layer: t.layer, experts: t.experts })) } : {}),
   };
@@ -222,13 +299,18 @@ export function expertTables(r: ExpertReport, top: number): string[] {
   ];
   if (r.inconsistent) out.push(`  ${r.inconsistent} nodes read other ids than their layer's first node in the same graph`);
   if (r.malformed) out.push(`  ${r.malformed} packets skipped: ids do not fill n_tokens x n_expert_used`);
-  out.push(`  ${'layer'.padEnd(7)}${'tokens'.padStart(8)}${'experts'.padStart(9)}${'max/mean'.padStart(10)}${'cv'.padStart(7)}${'unused'.padStart(8)}  selections per expert`);
+  out.push(
+    `  ${'layer'.padEnd(7)}${'tokens'.padStart(8)}${'experts'.padStart(9)}${'max/mean'.padStart(10)}${'cv'.padStart(7)}${'unused'.padStart(8)}` +
+      `${'reuse'.padStart(8)}${'p90'.padStart(6)}${'next'.padStart(6)}  selections per expert`,
+  );
   for (const l of r.layers) {
     out.push(
       `  ${String(l.layer).padEnd(7)}${String(l.tokens).padStart(8)}${String(l.nExpert).padStart(9)}${f(l.maxOverMean).padStart(10)}` +
-        `${f(l.cv).padStart(7)}${String(l.unused).padStart(8)}  ${l.counts.join(' ')}`,
+        `${f(l.cv).padStart(7)}${String(l.unused).padStart(8)}${f(l.reuse.median).padStart(8)}${f(l.reuse.p90).padStart(6)}` +
+        `${(Number.isFinite(l.reuse.nextToken) ? `${(100 * l.reuse.nextToken).toFixed(0)}%` : '-').padStart(6)}  ${l.counts.join(' ')}`,
     );
   }
+  out.push('  (reuse: median tokens between activations of the same expert; p90; next: share reused by the next token)');
   if (r.table.length) {
     // The last steps: one line per (graph, token), the experts of each layer.
     const rows = new Map<string, Map<number, readonly number[]>>();

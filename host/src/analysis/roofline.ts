@@ -3,7 +3,10 @@
 // execution are estimated from the GraphStructure (weights by their
 // quantised size), achieved GFLOP/s and GB/s from the node's wall time, and
 // the verdict compares the node's arithmetic intensity with the machine's
-// ridge point (peak GFLOP/s / peak GB/s).
+// ridge point (peak GFLOP/s / peak GB/s). Where the trace has per-node
+// counters that speak to it (backend stall cycles, last-level cache misses,
+// instructions and cycles), a clear counter reading decides instead, and each
+// row's `evidence` says which did.
 import type { Dag, DagNode, DagSource } from './dag.js';
 import { tensorBytes } from './ggml_types.js';
 
@@ -37,6 +40,8 @@ export interface RooflineRow {
   readonly verdict: Verdict;
   /** Achieved over the roof at its intensity: min(peak GFLOP/s, intensity x peak GB/s). */
   readonly efficiency: number;
+  /** What decided the verdict: "shapes", or the counter reading ("counters: ..."). */
+  readonly evidence: string;
 }
 
 export interface Roofline {
@@ -46,7 +51,7 @@ export interface Roofline {
   readonly ops: readonly RooflineRow[];
   /** Per DAG node with time (structure id, node index). */
   readonly nodes: readonly (RooflineRow & { readonly structureId: string; readonly index: number; readonly name: string })[];
-  /** Which evidence decided: shapes only (no counters are read yet). */
+  /** Which evidence decided, over all rows (each row has its own). */
   readonly evidence: string;
 }
 
@@ -119,15 +124,81 @@ export function nodeCost(dag: Dag, node: DagNode): NodeCost {
   }
 }
 
-function row(key: string, executions: number, flops: number, bytes: number, wallNs: number, peaks: Peaks): RooflineRow {
+/** Counter names (as recorded: perf's generic names, Arm PMU events) by what they measure. */
+const COUNTER_ROLES = {
+  cycles: ['cycles', 'cpu-cycles', 'armv8:cpu_cycles'],
+  instructions: ['instructions', 'armv8:inst_retired'],
+  backendStalls: ['stalled-cycles-backend', 'armv8:stall_backend'],
+  cacheMisses: ['cache-misses', 'LLC-load-misses', 'armv8:l3d_cache_refill', 'armv8:ll_cache_miss_rd'],
+} as const;
+
+// Thresholds of a clear reading; between them the shapes decide.
+/** Backend stall cycles per cycle at or above which the core waits on memory. */
+const STALL_MEMORY = 0.5;
+const STALL_COMPUTE = 0.2;
+/** Last-level misses per 1000 instructions. */
+const MPKI_MEMORY = 10;
+const MPKI_COMPUTE = 1;
+/** Instructions per cycle. */
+const IPC_MEMORY = 0.5;
+const IPC_COMPUTE = 2;
+
+function counterOf(counters: Readonly<Record<string, number>>, names: readonly string[]): { name: string; value: number } | undefined {
+  for (const name of names) {
+    const value = counters[name];
+    if (value !== undefined) return { name, value };
+  }
+  return undefined;
+}
+
+/**
+ * The verdict per-node counters give, if they give a clear one: backend
+ * stalls per cycle first (the most direct), then cache misses per 1000
+ * instructions, then instructions per cycle. Counter sums cover the measured
+ * rows only; ratios of two counters of the same rows stay meaningful.
+ */
+export function counterVerdict(counters: Readonly<Record<string, number>>): { verdict: 'memory' | 'compute'; evidence: string } | undefined {
+  const cycles = counterOf(counters, COUNTER_ROLES.cycles);
+  const instructions = counterOf(counters, COUNTER_ROLES.instructions);
+  const stalls = counterOf(counters, COUNTER_ROLES.backendStalls);
+  const misses = counterOf(counters, COUNTER_ROLES.cacheMisses);
+  if (stalls && cycles && cycles.value > 0) {
+    const share = stalls.value / cycles.value;
+    const text = `counters: ${stalls.name} ${(100 * share).toFixed(0)}% of ${cycles.name}`;
+    if (share >= STALL_MEMORY) return { verdict: 'memory', evidence: text };
+    if (share <= STALL_COMPUTE) return { verdict: 'compute', evidence: text };
+  }
+  if (misses && instructions && instructions.value > 0) {
+    const mpki = (1000 * misses.value) / instructions.value;
+    const text = `counters: ${misses.name} ${mpki.toFixed(1)} per 1000 ${instructions.name}`;
+    if (mpki >= MPKI_MEMORY) return { verdict: 'memory', evidence: text };
+    if (mpki <= MPKI_COMPUTE && !(cycles && cycles.value > 0 && instructions.value / cycles.value < IPC_MEMORY))
+      return { verdict: 'compute', evidence: text };
+  }
+  if (instructions && cycles && cycles.value > 0) {
+    const ipc = instructions.value / cycles.value;
+    const text = `counters: ${instructions.name} / ${cycles.name} = ${ipc.toFixed(2)}`;
+    if (ipc <= IPC_MEMORY) return { verdict: 'memory', evidence: text };
+    if (ipc >= IPC_COMPUTE) return { verdict: 'compute', evidence: text };
+  }
+  return undefined;
+}
+
+function row(
+  key: string, executions: number, flops: number, bytes: number, wallNs: number, peaks: Peaks,
+  counters: Readonly<Record<string, number>> = {},
+): RooflineRow {
   const intensity = bytes > 0 ? flops / bytes : flops > 0 ? Infinity : 0;
   const gflops = wallNs > 0 ? flops / wallNs : 0; // flop/ns = GFLOP/s
   const gbps = wallNs > 0 ? bytes / wallNs : 0;
   const ridge = peaks.gflops / peaks.gbps;
-  const verdict: Verdict = flops === 0 && bytes === 0 ? 'none' : intensity >= ridge ? 'compute' : 'memory';
+  const shapes: Verdict = flops === 0 && bytes === 0 ? 'none' : intensity >= ridge ? 'compute' : 'memory';
+  const measured = shapes === 'none' ? undefined : counterVerdict(counters);
+  const verdict = measured?.verdict ?? shapes;
+  const evidence = measured === undefined ? 'shapes' : `${measured.evidence}${measured.verdict === shapes ? '' : ` (shapes said ${shapes})`}`;
   const roof = Math.min(peaks.gflops, intensity * peaks.gbps);
   const efficiency = verdict === 'none' ? 0 : verdict === 'compute' ? gflops / peaks.gflops : roof > 0 ? gflops / roof : gbps / peaks.gbps;
-  return { key, executions, flops, bytes, wallNs, intensity, gflops, gbps, verdict, efficiency };
+  return { key, executions, flops, bytes, wallNs, intensity, gflops, gbps, verdict, efficiency, evidence };
 }
 
 /**
@@ -141,6 +212,7 @@ export function roofline(dags: readonly Dag[], peaks: Peaks): Roofline {
     flops: number;
     bytes: number;
     wall: number;
+    counters: Record<string, number>;
   }
   const ops = new Map<string, Acc>();
   const perNode: { dag: Dag; node: DagNode; cost: NodeCost }[] = [];
@@ -160,7 +232,8 @@ export function roofline(dags: readonly Dag[], peaks: Peaks): Roofline {
       }
       perNode.push({ dag, node, cost });
       const key = node.fusedCount > 0 ? dag.nodes.slice(node.index, node.index + node.fusedCount + 1).map((n) => n.op).join('+') : node.op;
-      const a = ops.get(key) ?? { executions: 0, flops: 0, bytes: 0, wall: 0 };
+      const a = ops.get(key) ?? { executions: 0, flops: 0, bytes: 0, wall: 0, counters: {} };
+      for (const [name, v] of Object.entries(node.counters)) a.counters[name] = (a.counters[name] ?? 0) + v;
       a.executions += node.executions;
       a.flops += cost.flops * node.executions;
       a.bytes += cost.bytes * node.executions;
@@ -182,11 +255,11 @@ export function roofline(dags: readonly Dag[], peaks: Peaks): Roofline {
     };
   }
   const opRows = [...ops]
-    .map(([k, a]) => row(k, a.executions, a.flops, a.bytes, a.wall, used))
+    .map(([k, a]) => row(k, a.executions, a.flops, a.bytes, a.wall, used, a.counters))
     .sort((a, b) => b.wallNs - a.wallNs);
   const nodeRows = perNode
     .map(({ dag, node, cost }) => ({
-      ...row(node.op, node.executions, cost.flops * node.executions, cost.bytes * node.executions, node.wallNs, used),
+      ...row(node.op, node.executions, cost.flops * node.executions, cost.bytes * node.executions, node.wallNs, used, node.counters),
       structureId: dag.structureId,
       index: node.index,
       name: node.name,
@@ -197,8 +270,24 @@ export function roofline(dags: readonly Dag[], peaks: Peaks): Roofline {
     ridge: used.gflops / used.gbps,
     ops: opRows,
     nodes: nodeRows,
-    evidence: 'tensor shapes and types (FLOPs and bytes estimated); no hardware counters used',
+    evidence: overallEvidence([...opRows, ...nodeRows], dags),
   };
+}
+
+/** What decided, over all rows: shapes only, or counters where they gave a clear reading. */
+function overallEvidence(rows: readonly RooflineRow[], dags: readonly Dag[]): string {
+  const shapes = 'tensor shapes and types (FLOPs and bytes estimated)';
+  const recorded = new Set<string>();
+  for (const d of dags) for (const n of d.nodes) for (const name of Object.keys(n.counters)) recorded.add(name);
+  const useful = new Set<string>(Object.values(COUNTER_ROLES).flat());
+  const used = [...recorded].filter((n) => useful.has(n)).sort();
+  if (used.length === 0) {
+    return recorded.size === 0
+      ? `${shapes}; no hardware counters recorded`
+      : `${shapes}; the counters recorded (${[...recorded].sort().join(', ')}) do not tell memory from compute`;
+  }
+  const decided = rows.filter((r) => r.evidence !== 'shapes').length;
+  return `${shapes}, and counters ${used.join(', ')} where they read clearly (${decided} of ${rows.length} rows; see each row's evidence)`;
 }
 
 /**
@@ -248,6 +337,7 @@ export function rooflineToJson(r: Roofline): Record<string, unknown> {
     gbps: x.gbps,
     verdict: x.verdict,
     efficiency: x.efficiency,
+    evidence: x.evidence,
   });
   return {
     peaks: r.peaks,

@@ -55,8 +55,47 @@ export interface ThreadStat {
   readonly busy: number;
 }
 
+/**
+ * One llama_context's calls (TokenEvent.context_id). With speculative
+ * decoding a draft context runs beside the target in the same process: the
+ * draft proposes tokens one call at a time, the target checks them in one
+ * multi-token call per round (the "verify" batches here).
+ *
+ * What n_tokens patterns tell: rounds, drafted tokens per round (draft calls
+ * between two target batches) and the batch the target verified (drafted + 1
+ * when the draft's proposals are all sent). What they do not: how many
+ * drafted tokens the target accepted. That is a sampling result, and the
+ * rejected tokens' KV-cache removal is not probed, so acceptance is left out
+ * rather than guessed (`acceptance` stays undefined).
+ */
+export interface ContextStat {
+  readonly contextId: string;
+  readonly pid: number;
+  /** single: the only context of its process; target / draft: see above; other: more contexts, no such pattern. */
+  readonly role: 'single' | 'target' | 'draft' | 'other';
+  readonly calls: number;
+  readonly tokens: number;
+  /** Leading multi-token calls (the prompt). */
+  readonly promptCalls: number;
+  /** Single-token calls. */
+  readonly decodeCalls: number;
+  /** Multi-token calls after another context's single-token calls (verification batches for a target). */
+  readonly verifyCalls: number;
+  readonly verifyTokens: Distribution | undefined;
+  /** Draft only: its single-token calls between two verify calls of the target, per round. */
+  readonly draftedPerRound: Distribution | undefined;
+  /** Sum of call durations. */
+  readonly busyNs: number;
+  /** Calls whose llama_decode returned non-zero. */
+  readonly failed: number;
+  /** Accepted draft tokens per round: not derivable from the trace (see above). */
+  readonly acceptance: undefined;
+}
+
 export interface TraceStats {
   readonly tokens: readonly TokenStat[];
+  /** Per llama_context, in order of first call. */
+  readonly contexts: readonly ContextStat[];
   readonly prefillTokens: number;
   readonly decodeTokens: number;
   readonly ttftMs: number | undefined;
@@ -158,6 +197,102 @@ export function distribution(values: readonly number[]): Distribution | undefine
     p99: q(0.99),
     max: sorted[sorted.length - 1] as number,
   };
+}
+
+/** Per-context statistics and the draft / target roles (ContextStat). */
+export function contextStats(tokens: readonly TokenRow[]): ContextStat[] {
+  const byContext = new Map<string, TokenRow[]>();
+  for (const t of tokens) {
+    const key = `${t.pid}:${t.contextId}`;
+    const list = byContext.get(key);
+    if (list === undefined) byContext.set(key, [t]);
+    else list.push(t);
+  }
+  const perPid = new Map<number, number>();
+  for (const list of byContext.values()) perPid.set(list[0]?.pid ?? 0, (perPid.get(list[0]?.pid ?? 0) ?? 0) + 1);
+  // Single-token calls per process, by seq: another context's proposals.
+  const singles = new Map<number, TokenRow[]>();
+  for (const t of [...tokens].sort((a, b) => a.seq - b.seq)) {
+    if (t.nTokens !== 1) continue;
+    const list = singles.get(t.pid);
+    if (list === undefined) singles.set(t.pid, [t]);
+    else list.push(t);
+  }
+  const shapes = [...byContext.values()].map((list) => {
+    const ordered = [...list].sort((a, b) => a.seq - b.seq);
+    // A verify batch: a multi-token call with another context's single-token calls since this context's previous call.
+    const others = singles.get(ordered[0]?.pid ?? 0) ?? [];
+    const verify = ordered.filter(
+      (t, i) => t.nTokens > 1 && i > 0 && others.some((o) => o.contextId !== t.contextId && o.seq < t.seq && o.seq > (ordered[i - 1] as TokenRow).seq),
+    );
+    let promptCalls = 0;
+    while (promptCalls < ordered.length && (ordered[promptCalls] as TokenRow).nTokens > 1 && !verify.includes(ordered[promptCalls] as TokenRow))
+      promptCalls++;
+    return { ordered, promptCalls, verify };
+  });
+  // A target: a context with verify batches in a process of several contexts.
+  const targetOf = new Map<number, (typeof shapes)[number]>();
+  for (const sh of shapes) {
+    const pid = sh.ordered[0]?.pid ?? 0;
+    if ((perPid.get(pid) ?? 0) > 1 && sh.verify.length > 0) {
+      const had = targetOf.get(pid);
+      if (had === undefined || sh.verify.length > had.verify.length) targetOf.set(pid, sh);
+    }
+  }
+  return shapes.map((sh) => {
+    const first = sh.ordered[0] as TokenRow;
+    const target = targetOf.get(first.pid);
+    const role: ContextStat['role'] =
+      (perPid.get(first.pid) ?? 0) === 1 ? 'single' : target === sh ? 'target' : target !== undefined ? 'draft' : 'other';
+    let draftedPerRound: Distribution | undefined;
+    if (role === 'draft' && target !== undefined) {
+      // Rounds: the draft's single-token calls between consecutive verify calls of the target.
+      const bounds = target.verify.map((t) => t.seq);
+      const perRound = new Array<number>(bounds.length).fill(0);
+      for (const t of sh.ordered) {
+        if (t.nTokens !== 1) continue;
+        const round = bounds.findIndex((b) => t.seq < b);
+        if (round >= 0) perRound[round] = (perRound[round] as number) + 1;
+      }
+      draftedPerRound = distribution(perRound);
+    }
+    return {
+      contextId: first.contextId,
+      pid: first.pid,
+      role,
+      calls: sh.ordered.length,
+      tokens: sh.ordered.reduce((a, t) => a + t.nTokens, 0),
+      promptCalls: sh.promptCalls,
+      decodeCalls: sh.ordered.filter((t) => t.nTokens === 1).length,
+      verifyCalls: sh.verify.length,
+      verifyTokens: distribution(sh.verify.map((t) => t.nTokens)),
+      draftedPerRound,
+      busyNs: sh.ordered.reduce((a, t) => a + t.duration, 0),
+      failed: sh.ordered.filter((t) => t.result !== 0).length,
+      acceptance: undefined,
+    };
+  });
+}
+
+/** analyze's text lines on contexts: only when a process ran more than one (draft and target). */
+export function contextLines(contexts: readonly ContextStat[]): string[] {
+  if (contexts.every((c) => c.role === 'single')) return [];
+  const f = (d: Distribution | undefined): string => (d === undefined ? '-' : d.mean.toFixed(2));
+  const out = [
+    '',
+    '  contexts (llama_context per process: a draft proposes single tokens, the target verifies them in one batch per round)',
+    `  ${'context'.padEnd(18)}${'pid'.padStart(8)}${'role'.padStart(8)}${'calls'.padStart(7)}${'tokens'.padStart(8)}${'prompt'.padStart(8)}` +
+      `${'decode'.padStart(8)}${'verify'.padStart(8)}${'batch'.padStart(7)}${'drafted'.padStart(9)}${'busy ms'.padStart(10)}`,
+  ];
+  for (const c of contexts) {
+    out.push(
+      `  ${c.contextId.padEnd(18)}${String(c.pid).padStart(8)}${c.role.padStart(8)}${String(c.calls).padStart(7)}${String(c.tokens).padStart(8)}` +
+        `${String(c.promptCalls).padStart(8)}${String(c.decodeCalls).padStart(8)}${String(c.verifyCalls).padStart(8)}` +
+        `${f(c.verifyTokens).padStart(7)}${f(c.draftedPerRound).padStart(9)}${(c.busyNs / 1e6).toFixed(2).padStart(10)}`,
+    );
+  }
+  out.push('  (batch: mean tokens per verify call; drafted: mean draft calls per round; accepted tokens are not in the trace)');
+  return out;
 }
 
 /** The context most calls went to (the target, when a draft model runs beside it). */
@@ -364,6 +499,7 @@ export function computeStats(model: TraceModel, dags: readonly Dag[]): TraceStat
 
   return {
     tokens: tokenStats,
+    contexts: contextStats(tokens),
     prefillTokens: prefill.reduce((s, t) => s + t.nTokens, 0),
     decodeTokens: decode.length,
     ttftMs: ttft,
@@ -412,6 +548,21 @@ export function statsToJson(s: TraceStats): Record<string, unknown> {
       intercept_ns: s.attentionGrowth.interceptNs,
       slope_ns_per_token: s.attentionGrowth.slopeNsPerToken,
     },
+    contexts: s.contexts.map((c) => ({
+      context_id: c.contextId,
+      pid: c.pid,
+      role: c.role,
+      calls: c.calls,
+      tokens: c.tokens,
+      prompt_calls: c.promptCalls,
+      decode_calls: c.decodeCalls,
+      verify_calls: c.verifyCalls,
+      verify_tokens: c.verifyTokens,
+      drafted_per_round: c.draftedPerRound,
+      busy_ns: c.busyNs,
+      failed: c.failed,
+      acceptance: null,
+    })),
     tokens: s.tokens.map((t) => ({
       seq: t.seq,
       context_id: t.contextId,

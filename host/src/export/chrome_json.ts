@@ -7,6 +7,7 @@ import type { v1 } from '../proto.js';
 import {
   type CounterTrack,
   type FlatArgs,
+  type ProcessSliceTrack,
   type ProcessTrack,
   type Slice,
   type ThreadTrack,
@@ -16,6 +17,13 @@ import {
   runTimeline,
   streamTimeline,
 } from './timeline.js';
+
+/**
+ * Chrome JSON has no tracks but threads: a ProcessSliceTrack (a MoE layer)
+ * becomes a pseudo-thread with this tid plus its rank, above any Linux tid
+ * (pid_max is at most 2^22).
+ */
+export const PSEUDO_TID_BASE = 2 ** 30;
 
 /** A chunk is handed out once it holds about this many characters. */
 const CHUNK_CHARS = 1 << 20;
@@ -67,7 +75,11 @@ export class ChromeJsonWriter implements TimelineSink {
   #partChars = 0;
   #events = 0;
   readonly #counterNames = new Map<string, { name: string; pid: number }>();
+  readonly #sliceTracks = new Map<string, { pid: number; tid: number }>();
   readonly #fixed = new WeakMap<FlatArgs, string>();
+  /** Slice.shared repeats for a batch's slices, which come one after another: its JSON, kept for the last one. */
+  #lastShared: FlatArgs | undefined;
+  #lastSharedJson = '';
   readonly #names = new Map<string, string>();
 
   constructor(origin: () => bigint) {
@@ -120,7 +132,21 @@ export class ChromeJsonWriter implements TimelineSink {
   }
 
   counterTrack(c: CounterTrack): void {
-    this.#counterNames.set(c.id, { name: c.name, pid: c.pid ?? 0 });
+    // Counter events belong to a process: a per-thread counter's name says its thread.
+    this.#counterNames.set(c.id, { name: c.tid === undefined ? c.name : `${c.name} (tid ${c.tid})`, pid: c.pid ?? 0 });
+  }
+
+  sliceTrack(t: ProcessSliceTrack): void {
+    const tid = PSEUDO_TID_BASE + Math.max(0, t.rank) + (t.rank < 0 ? 2 ** 20 : 0);
+    this.#sliceTracks.set(t.id, { pid: t.pid, tid });
+    this.#event(`{"ph":"M","name":"thread_name","pid":${t.pid},"tid":${tid},"args":{"name":${JSON.stringify(t.name)}}}`);
+    this.#event(`{"ph":"M","name":"thread_sort_index","pid":${t.pid},"tid":${tid},"args":{"sort_index":${tid}}}`);
+  }
+
+  trackSlices(trackId: string, slices: readonly Slice[]): void {
+    const t = this.#sliceTracks.get(trackId);
+    if (t === undefined) throw new Error(`json export: slice track ${trackId} used before its descriptor`);
+    this.slices(t.pid, t.tid, slices);
   }
 
   counter(trackId: string, ts: number, value: number): void {
@@ -140,7 +166,14 @@ export class ChromeJsonWriter implements TimelineSink {
         fixed = cached ?? argsJson(s.fixed);
         if (cached === undefined) this.#fixed.set(s.fixed, fixed);
       }
-      const rest = argsJson(s.args);
+      let rest = argsJson(s.args);
+      if (s.shared !== undefined) {
+        if (s.shared !== this.#lastShared) {
+          this.#lastShared = s.shared;
+          this.#lastSharedJson = argsJson(s.shared);
+        }
+        rest = rest ? `${rest},${this.#lastSharedJson}` : this.#lastSharedJson;
+      }
       const args = fixed && rest ? `${fixed},${rest}` : fixed || rest;
       this.#event(
         `{"ph":"X","cat":"${s.kind}","name":${this.#quoted(s.name)},"pid":${pid},"tid":${tid},` +

@@ -141,19 +141,119 @@ describe('toPerfetto counters', () => {
     const batch = packets.find((p) => p.nodeEvents?.tid === 101)?.nodeEvents as v1.INodeEventBatch;
     batch.counters = [{ counterId: 3, delta: [1500, 2500] }];
     packets.push({ qos: { tsNs: 2050, tokensPerS: 12.5, level: 4 } });
+    packets.push({ levelChange: { tsNs: 2060, fromLevel: 4, toLevel: 3, reason: 'qos: 2 tok/s < 5' } });
     const trace = checkPerfettoTrace(toPerfetto(packets).bytes);
     expect(trace.slices.filter((s) => s.tid === 101).map((s) => s.args['cycles'])).toEqual([1500, 2500]);
     expect(trace.slices.filter((s) => s.tid === 100 && s.args['cycles'] !== undefined)).toEqual([]);
-    expect(trace.counters.filter((c) => !c.name.startsWith('lost')).map((c) => [c.name, Number(c.ts), c.value])).toEqual([
+    expect(trace.counters.filter((c) => !c.name.startsWith('lost') && !c.name.startsWith('cycles')).map((c) => [c.name, Number(c.ts), c.value])).toEqual([
       ['tokens/s (per llama_decode)', 1000, 1e6],
       ['QoS tokens/s (window)', 2050, 12.5],
       ['trace level', 2050, 4],
+      ['trace level', 2060, 3],
     ]);
     const session = [...trace.tracks.values()].find((t) => t.name === 'ProfInfer session');
     expect([...trace.tracks.values()].filter((t) => t.counter && t.parent === session?.uuid).map((t) => t.name)).toEqual([
       'lost events (cumulative)',
       'QoS tokens/s (window)',
       'trace level',
+    ]);
+  });
+});
+
+describe('toPerfetto per-thread counter tracks', () => {
+  it('draws each counter column as a rate per µs on a counter track under its thread, skipping unmeasured rows', () => {
+    const packets = decodeCall();
+    packets.splice(1, 0, { counter: { counterId: 3, name: 'cycles', kind: 'hardware', live: true } });
+    const main = packets.find((p) => p.nodeEvents?.tid === 100)?.nodeEvents as v1.INodeEventBatch;
+    // Row 0 not measured; rows 1, 2 cover the previous barrier wait too (one probe per node).
+    main.counters = [{ counterId: 3, delta: [700, 900], unmeasuredRow: [0], includesPreviousBarrier: true }];
+    const worker = packets.find((p) => p.nodeEvents?.tid === 101)?.nodeEvents as v1.INodeEventBatch;
+    worker.counters = [{ counterId: 3, delta: [1500, 2500] }];
+    const { bytes, stats } = toPerfetto(packets);
+    expect(stats).toMatchObject({ counterSamples: 4, counterRowsUnmeasured: 1 });
+    const trace = checkPerfettoTrace(bytes);
+    const tracks = [...trace.tracks.values()];
+    const samples = (tid: number): [number, number][] => {
+      const thread = tracks.find((t) => t.tid === tid && !t.counter);
+      const track = tracks.find((t) => t.counter && t.parent === thread?.uuid);
+      expect(track?.name).toBe('cycles/µs');
+      return trace.counters.filter((c) => c.track === track?.uuid).map((c) => [Number(c.ts), c.value]);
+    };
+    // main: node1 1350+300 after a 50 ns wait from 1300; node2 1650+100 after no wait.
+    expect(samples(100)).toEqual([[1300, (700 * 1000) / 350], [1650, (900 * 1000) / 100]]);
+    expect(samples(101)).toEqual([[1120, (1500 * 1000) / 150], [1350, (2500 * 1000) / 280]]);
+    // Still the per-node deltas as args, none on the unmeasured row.
+    expect(trace.slices.filter((s) => s.tid === 100 && s.depth === 2).map((s) => s.args['cycles'])).toEqual([undefined, 700, 900]);
+  });
+});
+
+/** decodeCall() with MoE routings of its MUL_MAT_ID node (node 1) of graph 1, and one of a graph that never came. */
+function moeCall(): v1.ITracePacket[] {
+  const packets = decodeCall();
+  // Node 1 is the MUL_MAT_ID the routings name.
+  (packets[1]?.engine as v1.IEngineInfo).opNames = ['NONE', 'GET_ROWS', 'MUL_MAT_ID', 'UNARY'];
+  const at = packets.findIndex((p) => p.graph);
+  packets.splice(
+    at,
+    0,
+    { expertRouting: { pid: 10, graphId: 1, nodeIndex: 1, layer: 3, nExpertUsed: 2, nTokens: 1, expertIds: [5, 2], tsNs: 1350 } },
+    { expertRouting: { pid: 10, graphId: 1, nodeIndex: 1, layer: 12, nExpertUsed: 2, nTokens: 3, expertIds: [1, 2, 2, 7, 1, 7], tsNs: 1360 } },
+    { expertRouting: { pid: 10, graphId: 1, nodeIndex: 1, layer: 4, nExpertUsed: 2, nTokens: 2, expertIds: [1, 2, 3], tsNs: 1370 } },
+  );
+  packets.push({ expertRouting: { pid: 10, graphId: 99, nodeIndex: 0, layer: 3, nExpertUsed: 2, nTokens: 1, expertIds: [0, 1], tsNs: 2300 } });
+  return packets;
+}
+
+describe('toPerfetto MoE expert tracks', () => {
+  it('draws one track per layer under the process, one slice per routing over its MUL_MAT_ID node', () => {
+    const { bytes, stats } = toPerfetto(moeCall());
+    expect(stats).toMatchObject({ expertRoutings: 4, orphanRoutings: 1, malformedRoutings: 1 });
+    const trace = checkPerfettoTrace(bytes);
+    const tracks = [...trace.tracks.values()];
+    const process = tracks.find((t) => t.pid === 10 && t.tid === undefined && !t.counter && t.parent === undefined);
+    const layers = tracks.filter((t) => t.name?.startsWith('MoE layer'));
+    expect(layers.map((t) => t.name)).toEqual(['MoE layer 3', 'MoE layer 4', 'MoE layer 12']);
+    expect(layers.every((t) => t.parent === process?.uuid && !t.counter)).toBe(true);
+
+    const onLayer = (name: string): CheckedSlice[] =>
+      trace.slices.filter((s) => s.track === layers.find((t) => t.name === name)?.uuid).sort(byStart);
+    // MUL_MAT (node 1) runs 1350..1650 on tid 100 and 1350..1630 on tid 101: the slice ends at 1650.
+    expect(onLayer('MoE layer 3').map((s) => [s.name, Number(s.start), Number(s.end), s.pid, s.depth])).toEqual([
+      ['experts 5,2', 1350, 1650, 10, 0],
+      ['experts 0,1', 2300, 2300, 10, 0], // its graph never came: drawn at its time
+    ]);
+    expect(onLayer('MoE layer 3')[0]?.args).toEqual({
+      layer: 3, n_tokens: 1, n_expert_used: 2, graph_id: 1, node_index: 1, expert_ids: '5,2',
+    });
+    const [batch] = onLayer('MoE layer 12');
+    expect(batch?.name).toBe('3 tokens');
+    expect(batch?.args).toMatchObject({ expert_ids: '1,2;2,7;1,7', tokens_per_expert: '1:2,2:2,7:2' });
+    const [bad] = onLayer('MoE layer 4');
+    expect(bad?.name).toBe('experts (malformed)');
+    expect(bad?.args).toMatchObject({ expert_ids: '1,2,3', malformed: true });
+  });
+
+  it('draws the same when routings follow their GraphEvent (the collector\'s order)', () => {
+    const before = moeCall();
+    const at = before.findIndex((p) => p.graph);
+    const after = [...before.slice(0, at - 3), before[at] as v1.ITracePacket, ...before.slice(at - 3, at), ...before.slice(at + 1)];
+    expect(after.findIndex((p) => p.graph)).toBeLessThan(after.findIndex((p) => p.expertRouting));
+    const slices = (packets: v1.ITracePacket[]): string[] => {
+      const trace = checkPerfettoTrace(toPerfetto(packets).bytes);
+      return trace.slices.map((s) => `${trace.tracks.get(s.track)?.name} ${s.name} ${s.start} ${s.end}`).sort();
+    };
+    expect(slices(after)).toEqual(slices(before));
+  });
+
+  it('gives each layer a pseudo-thread in Chrome JSON', () => {
+    const json = JSON.parse(toChromeJson(moeCall()).text) as { traceEvents: Record<string, unknown>[] };
+    const names = json.traceEvents.filter((e) => e['name'] === 'thread_name').map((e) => (e['args'] as { name: string }).name);
+    expect(names).toEqual(expect.arrayContaining(['MoE layer 3', 'MoE layer 4', 'MoE layer 12']));
+    const layer3 = json.traceEvents.find((e) => e['name'] === 'thread_name' && (e['args'] as { name: string }).name === 'MoE layer 3');
+    const slices = json.traceEvents.filter((e) => e['ph'] === 'X' && e['tid'] === layer3?.['tid']);
+    expect(slices.map((e) => [e['name'], e['cat'], e['ts'], e['dur'], e['pid']])).toEqual([
+      ['experts 5,2', 'expert', 1.35, 0.3, 10],
+      ['experts 0,1', 'expert', 2.3, 0, 10],
     ]);
   });
 });

@@ -21,6 +21,7 @@ import { ChildOrdering, CounterUnit, F, SequenceFlags, TrackEventType } from './
 import {
   type CounterTrack,
   type FlatArgs,
+  type ProcessSliceTrack,
   type ProcessTrack,
   type Slice,
   type ThreadTrack,
@@ -51,6 +52,13 @@ const T_ANN_STRING_IID = tag(F.DebugAnnotation.string_value_iid, WIRE_VARINT);
 const T_ANN_BOOL = tag(F.DebugAnnotation.bool_value, WIRE_VARINT);
 const T_ANN_INT = tag(F.DebugAnnotation.int_value, WIRE_VARINT);
 const T_ANN_DOUBLE = tag(F.DebugAnnotation.double_value, WIRE_FIXED64);
+const T_FLOW_ID = tag(F.TrackEvent.flow_ids, WIRE_FIXED64);
+const T_TERMINATING_FLOW_ID = tag(F.TrackEvent.terminating_flow_ids, WIRE_FIXED64);
+// #begin() frames its packet by these tag lengths.
+if (varintSize(T_PACKET) !== 1 || varintSize(T_TIMESTAMP) !== 1 || varintSize(T_SEQUENCE_ID) !== 1 || varintSize(T_FLAGS) !== 1 ||
+    varintSize(T_TRACK_EVENT) !== 1 || varintSize(T_TYPE) !== 1 || varintSize(T_TRACK_UUID) !== 1 || varintSize(T_NAME_IID) !== 1) {
+  throw new Error('perfetto export: TracePacket / TrackEvent tag sizes differ from what #begin() assumes');
+}
 // #args() sizes annotations by these tag lengths.
 if (varintSize(T_ANN_NAME_IID) !== 1 || varintSize(T_ANN_STRING_IID) !== 2 || varintSize(T_ANN_BOOL) !== 1 ||
     varintSize(T_ANN_INT) !== 1 || varintSize(T_ANN_DOUBLE) !== 1) {
@@ -92,10 +100,23 @@ export class PerfettoWriter implements TimelineSink {
   readonly #counterUuids = new Map<string, number>();
   readonly #processUuids = new Map<number, number>();
   readonly #threadUuids = new Map<string, number>();
+  readonly #sliceTrackUuids = new Map<string, number>();
   #sessionUuid = 0;
   #lastUuid = 0;
-  /** Encoded debug_annotations of Slice.fixed arrays (interned ids are stable for the whole sequence). */
-  readonly #fixed = new WeakMap<FlatArgs, Uint8Array>();
+  /**
+   * Encoded debug_annotations of Slice.fixed arrays (interned ids are stable
+   * for the whole sequence), with the last slice name seen with them and its
+   * iid: a node's slices keep their name, so most slices skip a lookup.
+   */
+  readonly #fixed = new WeakMap<FlatArgs, FixedArgs>();
+  /** Slice.shared comes for a batch's slices one after another: the last one's encoding. */
+  #lastShared: FlatArgs | undefined;
+  #lastSharedBytes: Uint8Array = new Uint8Array(0);
+  /** A slice's own args and flows, encoded before its packet so the packet's lengths are known up front. */
+  readonly #scratch = new ProtoWriter(1 << 12);
+  /** The annotation name iid last used at each argument position: keys repeat by position, compared by identity. */
+  readonly #keyAt: (string | undefined)[] = [];
+  readonly #keyIidAt: number[] = [];
 
   /** origin: the Timeline's originNs (added back to every timestamp). */
   constructor(origin: () => bigint) {
@@ -145,7 +166,9 @@ export class PerfettoWriter implements TimelineSink {
       w.ldelim();
       this.#endPacket();
     }
-    const parent = c.pid === undefined ? this.#sessionUuid : this.#processUuid(c.pid);
+    // Per-thread counters sit under their thread track (described before them).
+    const parent =
+      c.pid === undefined ? this.#sessionUuid : c.tid === undefined ? this.#processUuid(c.pid) : this.#threadUuid(c.pid, c.tid);
     const uuid = ++this.#lastUuid;
     this.#counterUuids.set(c.id, uuid);
     const w = this.#beginPacket(undefined, 0);
@@ -173,8 +196,30 @@ export class PerfettoWriter implements TimelineSink {
     this.#endPacket();
   }
 
+  sliceTrack(t: ProcessSliceTrack): void {
+    const uuid = ++this.#lastUuid;
+    this.#sliceTrackUuids.set(t.id, uuid);
+    const w = this.#beginPacket(undefined, 0);
+    w.uint32(tag(F.TracePacket.track_descriptor, WIRE_LEN)).fork();
+    w.uint32(tag(F.TrackDescriptor.uuid, WIRE_VARINT)).uint64(uuid);
+    w.uint32(tag(F.TrackDescriptor.parent_uuid, WIRE_VARINT)).uint64(this.#processUuid(t.pid));
+    w.uint32(tag(F.TrackDescriptor.name, WIRE_LEN)).string(t.name);
+    if (t.rank >= 0) w.uint32(tag(F.TrackDescriptor.sibling_order_rank, WIRE_VARINT)).int32(t.rank);
+    w.ldelim();
+    this.#endPacket();
+  }
+
+  trackSlices(trackId: string, slices: readonly Slice[]): void {
+    const uuid = this.#sliceTrackUuids.get(trackId);
+    if (uuid === undefined) throw new Error(`perfetto export: slice track ${trackId} used before its descriptor`);
+    this.#trackSlices(uuid, slices);
+  }
+
   slices(pid: number, tid: number, slices: readonly Slice[]): void {
-    const track = this.#threadUuid(pid, tid);
+    this.#trackSlices(this.#threadUuid(pid, tid), slices);
+  }
+
+  #trackSlices(track: number, slices: readonly Slice[]): void {
     const open: number[] = []; // end times of the open slices, innermost last
     for (const s of slices) {
       while (open.length > 0 && (open[open.length - 1] as number) <= s.start) this.#end(track, open.pop() as number);
@@ -214,23 +259,64 @@ export class PerfettoWriter implements TimelineSink {
 
   #begin(track: number, s: Slice): void {
     this.stats.slices++;
+    let nameIid: number;
+    let fixed: Uint8Array | undefined;
+    if (s.fixed !== undefined) {
+      let f = this.#fixed.get(s.fixed);
+      if (f === undefined) {
+        const scratch = new ProtoWriter(256);
+        this.#args(scratch, s.fixed, 0);
+        this.#fixed.set(s.fixed, (f = { bytes: scratch.finish(), name: s.name, nameIid: this.#intern('event_names', s.name) }));
+      } else if (f.name !== s.name) {
+        f.name = s.name;
+        f.nameIid = this.#intern('event_names', s.name);
+      }
+      nameIid = f.nameIid;
+      fixed = f.bytes;
+    } else {
+      nameIid = this.#intern('event_names', s.name);
+    }
+    if (s.shared !== undefined && s.shared !== this.#lastShared) {
+      this.#lastShared = s.shared;
+      this.#args(this.#scratch, s.shared, 0);
+      this.#lastSharedBytes = this.#scratch.finish();
+    }
+    const shared = s.shared === undefined ? undefined : this.#lastSharedBytes;
+    // The slice's own args and flows go to the scratch writer first.
+    const a = this.#scratch;
+    this.#args(a, s.args, 1);
+    if (s.flowOut !== undefined) for (const id of s.flowOut) a.uint32(T_FLOW_ID).fixed64(id);
+    if (s.flowIn !== undefined) for (const id of s.flowIn) a.uint32(T_TERMINATING_FLOW_ID).fixed64(id);
+
+    if (this.#newInterned.length === 0 && this.#originNs === 0n) {
+      // The common case, framed without fork(): every length is known.
+      //   TracePacket { timestamp  trusted_packet_sequence_id: 1  sequence_flags: NEEDS_INCREMENTAL_STATE
+      //                 track_event { type: SLICE_BEGIN  track_uuid  name_iid  debug_annotations...  flow ids... } }
+      const event =
+        2 + 1 + varintSize(track) + 1 + varintSize(nameIid) + (fixed?.length ?? 0) + (shared?.length ?? 0) + a.len;
+      const ts = s.start;
+      const w = this.#w;
+      const packet = 1 + varintSize(ts) + 2 + 2 + 1 + varintSize(event) + event;
+      w.reserve(1 + varintSize(packet) + packet - event + 2 + 1 + 10 + 1 + 10);
+      w.u8(T_PACKET).varint(packet);
+      w.u8(T_TIMESTAMP).varint(ts).u8(T_SEQUENCE_ID).u8(SEQUENCE_ID).u8(T_FLAGS).u8(SequenceFlags.NEEDS_INCREMENTAL_STATE);
+      w.u8(T_TRACK_EVENT).varint(event).u8(T_TYPE).u8(TrackEventType.SLICE_BEGIN);
+      w.u8(T_TRACK_UUID).varint(track).u8(T_NAME_IID).varint(nameIid);
+      if (fixed !== undefined) w.raw(fixed);
+      if (shared !== undefined) w.raw(shared);
+      w.drain(a);
+      this.#packets++;
+      if (w.len >= CHUNK_BYTES) this.#cut();
+      return;
+    }
     const w = this.#beginPacket(s.start, SequenceFlags.NEEDS_INCREMENTAL_STATE);
     w.uint32(T_TRACK_EVENT).fork();
     w.uint32(T_TYPE).uint32(TrackEventType.SLICE_BEGIN);
     w.uint32(T_TRACK_UUID).uint64(track);
-    w.uint32(T_NAME_IID).uint32(this.#intern('event_names', s.name));
-    if (s.fixed !== undefined) {
-      let encoded = this.#fixed.get(s.fixed);
-      if (encoded === undefined) {
-        const scratch = new ProtoWriter(256);
-        this.#args(scratch, s.fixed);
-        this.#fixed.set(s.fixed, (encoded = scratch.finish()));
-      }
-      w.raw(encoded);
-    }
-    this.#args(w, s.args);
-    for (const id of s.flowOut ?? []) w.uint32(tag(F.TrackEvent.flow_ids, WIRE_FIXED64)).fixed64(id);
-    for (const id of s.flowIn ?? []) w.uint32(tag(F.TrackEvent.terminating_flow_ids, WIRE_FIXED64)).fixed64(id);
+    w.uint32(T_NAME_IID).uint32(nameIid);
+    if (fixed !== undefined) w.raw(fixed);
+    if (shared !== undefined) w.raw(shared);
+    w.drain(a);
     w.ldelim();
     this.#writeInterned(w);
     this.#endPacket();
@@ -243,9 +329,11 @@ export class PerfettoWriter implements TimelineSink {
       //                 track_event { type: TYPE_SLICE_END  track_uuid: track } }
       const event = 2 + 1 + varintSize(track);
       const w = this.#w;
-      w.uint32(T_PACKET).uint32(1 + varintSize(ts) + 2 + 2 + event);
-      w.uint32(T_TIMESTAMP).uint64(ts).uint32(T_SEQUENCE_ID).uint32(SEQUENCE_ID);
-      w.uint32(T_TRACK_EVENT).uint32(event).uint32(T_TYPE).uint32(TrackEventType.SLICE_END).uint32(T_TRACK_UUID).uint64(track);
+      const packet = 1 + varintSize(ts) + 2 + 2 + event;
+      w.reserve(1 + varintSize(packet) + packet);
+      w.u8(T_PACKET).varint(packet);
+      w.u8(T_TIMESTAMP).varint(ts).u8(T_SEQUENCE_ID).u8(SEQUENCE_ID);
+      w.u8(T_TRACK_EVENT).varint(event).u8(T_TYPE).u8(TrackEventType.SLICE_END).u8(T_TRACK_UUID).varint(track);
       this.#packets++;
       if (w.len >= CHUNK_BYTES) this.#cut();
       return;
@@ -258,11 +346,21 @@ export class PerfettoWriter implements TimelineSink {
     this.#endPacket();
   }
 
-  #args(w: ProtoWriter, args: FlatArgs): void {
+  /** cacheKeys: remember each position's key and iid (a slice's own args, whose keys repeat by position). */
+  #args(w: ProtoWriter, args: FlatArgs, cacheKeys: 0 | 1): void {
     // Each annotation is two fields; its length is known up front (no fork()).
     for (let i = 0; i + 1 < args.length; i += 2) {
       const value = args[i + 1];
-      const nameIid = this.#intern('debug_annotation_names', args[i] as string);
+      const key = args[i] as string;
+      let nameIid: number;
+      if (cacheKeys === 1 && this.#keyAt[i] === key) nameIid = this.#keyIidAt[i] as number;
+      else {
+        nameIid = this.#intern('debug_annotation_names', key);
+        if (cacheKeys === 1) {
+          this.#keyAt[i] = key;
+          this.#keyIidAt[i] = nameIid;
+        }
+      }
       const head = 2 + varintSize(nameIid); // name tag + value tag (one byte each, string_value_iid's two)
       w.uint32(T_ANNOTATION);
       if (typeof value === 'string') {
@@ -333,6 +431,12 @@ export class PerfettoWriter implements TimelineSink {
     this.stats.bytes += chunk.length;
     this.#chunks.push(chunk);
   }
+}
+
+interface FixedArgs {
+  readonly bytes: Uint8Array;
+  name: string;
+  nameIid: number;
 }
 
 /**

@@ -16,6 +16,26 @@ describe('ProtoWriter', () => {
     expect(hex(new ProtoWriter().uint64Big(2n ** 64n - 1n).finish())).toBe('ffffffffffffffffff01');
   });
 
+  it('writes the same varints unchecked after reserve(), and drains a scratch writer', () => {
+    const values = [0, 1, 127, 128, 300, 2 ** 31, 2 ** 32, 4315158489701, 2 ** 53 - 1];
+    const w = new ProtoWriter(4);
+    for (const v of values) w.reserve(11).u8(8).varint(v);
+    const ref = protobuf.Writer.create();
+    for (const v of values) ref.uint32(8).uint64(v);
+    expect(hex(w.finish())).toBe(hex(ref.finish()));
+    // drain(): short (byte loop) and long (set()) contents, the scratch empty afterwards and reusable.
+    for (const n of [0, 5, 32, 33, 5000]) {
+      const scratch = new ProtoWriter(8);
+      scratch.raw(new Uint8Array(n).fill(9));
+      const out = new ProtoWriter(2).uint32(1).drain(scratch).uint32(2);
+      expect(hex(out.finish())).toBe(`01${'09'.repeat(n)}02`);
+      expect(scratch.len).toBe(0);
+      expect(hex(scratch.uint32(3).finish())).toBe('03');
+    }
+    const open = new ProtoWriter().fork();
+    expect(() => new ProtoWriter().drain(open)).toThrow(/open fork/);
+  });
+
   it('writes strings, doubles and booleans as protobufjs does', () => {
     for (const s of ['', 'MUL_MAT', 'blk.0.attn_q 🙂', 'x'.repeat(127), 'y'.repeat(128), 'é'.repeat(70), 'z'.repeat(20000)]) {
       expect(hex(new ProtoWriter(8).string(s).finish())).toBe(hex(protobuf.Writer.create().string(s).finish()));

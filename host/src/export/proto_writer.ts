@@ -54,6 +54,46 @@ export class ProtoWriter {
     this.#view = new DataView(next.buffer);
   }
 
+  /**
+   * Makes room for n more bytes, for the unchecked writers u8() and varint()
+   * (the hot path frames whole packets whose size it knows).
+   */
+  reserve(n: number): this {
+    this.#ensure(n);
+    return this;
+  }
+
+  /** One byte (a one-byte tag or varint), with no room check: reserve() first. */
+  u8(v: number): this {
+    this.#buf[this.#pos++] = v;
+    return this;
+  }
+
+  /** A non-negative integer below 2^53 as a varint, with no room check: reserve() first. */
+  varint(v: number): this {
+    const buf = this.#buf;
+    let pos = this.#pos;
+    if (v < 0x80) {
+      buf[pos] = v;
+      this.#pos = pos + 1;
+      return this;
+    }
+    let lo = v >>> 0;
+    let hi = (v - lo) / 4294967296;
+    while (hi !== 0) {
+      buf[pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    while (lo > 127) {
+      buf[pos++] = (lo & 0x7f) | 0x80;
+      lo >>>= 7;
+    }
+    buf[pos++] = lo;
+    this.#pos = pos;
+    return this;
+  }
+
   /** A non-negative integer below 2^53 as a varint. */
   uint64(v: number): this {
     this.#ensure(10);
@@ -173,9 +213,29 @@ export class ProtoWriter {
 
   /** Bytes written as they are (fields encoded earlier). */
   raw(bytes: Uint8Array): this {
-    this.#ensure(bytes.length);
-    this.#buf.set(bytes, this.#pos);
-    this.#pos += bytes.length;
+    const n = bytes.length;
+    this.#ensure(n);
+    const buf = this.#buf;
+    const pos = this.#pos;
+    // A loop beats set()'s call overhead for a few bytes.
+    if (n <= 16) for (let i = 0; i < n; i++) buf[pos + i] = bytes[i] as number;
+    else buf.set(bytes, pos);
+    this.#pos = pos + n;
+    return this;
+  }
+
+  /** What another writer holds, copied in; that writer is then empty again (a reusable scratch buffer). */
+  drain(from: ProtoWriter): this {
+    if (from.#forks.length > 0) throw new Error('ProtoWriter: drain() from a writer with an open fork()');
+    const n = from.#pos;
+    this.#ensure(n);
+    const src = from.#buf;
+    const buf = this.#buf;
+    const pos = this.#pos;
+    if (n <= SHORT_MOVE) for (let i = 0; i < n; i++) buf[pos + i] = src[i] as number;
+    else buf.set(src.subarray(0, n), pos);
+    this.#pos = pos + n;
+    from.#pos = 0;
     return this;
   }
 

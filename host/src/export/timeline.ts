@@ -11,8 +11,11 @@
 // track's slices are sorted (start ascending, longer first), so a sink can nest
 // them with a stack.
 //
-// New kinds of data (sched, PMC, MoE) become new sink calls or counter tracks:
-// add a case to add(), keep the sink interface small.
+// MoE routings wait with their graph too (a routing's slice ends when its
+// MUL_MAT_ID node ends), and go out with the process's thread slices, one
+// track per layer. Per-node counters become per-thread counter tracks (rates).
+// New kinds of data become new sink calls or counter tracks: add a case to
+// add(), keep the sink interface small.
 import { counterColumnRows } from '../analysis/counters.js';
 import { EventKind, longToBigInt, longToSignedBigInt, type v1 } from '../proto.js';
 
@@ -20,7 +23,7 @@ import { EventKind, longToBigInt, longToSignedBigInt, type v1 } from '../proto.j
 const EXACT_NS = 2 ** 52;
 
 /** Which level of the token ⊃ graph ⊃ node nesting a slice is. */
-export type SliceKind = 'token' | 'graph' | 'node';
+export type SliceKind = 'token' | 'graph' | 'node' | 'expert';
 
 /**
  * Slice arguments as a flat list: key, value, key, value... (one allocation
@@ -41,6 +44,11 @@ export interface Slice {
    * the same array object each time, so a sink may cache its encoding by identity.
    */
   readonly fixed?: FlatArgs;
+  /**
+   * Arguments shared by the slices of one node batch (graph_id, thread_index):
+   * the same array object for each, so a sink may reuse its encoding.
+   */
+  readonly shared?: FlatArgs;
   readonly args: FlatArgs;
   /** Flow ids that start at this slice (DAG edges to the nodes using its output). */
   flowOut?: number[];
@@ -73,8 +81,23 @@ export interface CounterTrack {
   readonly id: string;
   /** The process the counter belongs to; undefined: the whole session. */
   readonly pid: number | undefined;
+  /** The thread it belongs to (per-thread counters; its thread track is described first). */
+  readonly tid?: number;
   readonly name: string;
   readonly unit: string;
+}
+
+/**
+ * A slice track under a process that is not a thread: one per MoE layer
+ * ("MoE layer 3"), with one slice per ExpertRouting of that layer.
+ */
+export interface ProcessSliceTrack {
+  /** Unique within the timeline. */
+  readonly id: string;
+  readonly pid: number;
+  readonly name: string;
+  /** Where it sorts among its siblings (the layer). */
+  readonly rank: number;
 }
 
 /** What a timeline draws on. Calls come in this order per track: the track, then its data. */
@@ -85,6 +108,9 @@ export interface TimelineSink {
   counterTrack(c: CounterTrack): void;
   /** One thread's slices, sorted by start (ties: longer first). Later calls start no earlier. */
   slices(pid: number, tid: number, slices: readonly Slice[]): void;
+  sliceTrack(t: ProcessSliceTrack): void;
+  /** Slices of a ProcessSliceTrack, in the same order as slices(). */
+  trackSlices(trackId: string, slices: readonly Slice[]): void;
   counter(trackId: string, ts: number, value: number): void;
 }
 
@@ -101,6 +127,15 @@ export interface TimelineStats {
   nodeEvents: number;
   /** Node batches whose GraphEvent never came (cut trace): drawn without op names. */
   orphanBatches: number;
+  /** ExpertRouting packets drawn (one slice each on their layer's track). */
+  expertRoutings: number;
+  /** Routings whose GraphEvent never came: drawn at their own time, with no duration. */
+  orphanRoutings: number;
+  /** Routings whose expert_ids do not hold n_tokens x n_expert_used ids: drawn, flagged `malformed`. */
+  malformedRoutings: number;
+  /** Counter rows drawn on per-thread counter tracks, and rows not drawn (unmeasured, or no duration). */
+  counterSamples: number;
+  counterRowsUnmeasured: number;
 }
 
 interface NodeMeta {
@@ -113,6 +148,8 @@ interface NodeMeta {
   readonly tensor: string;
   /** From the tensor name ("Qcur-3", "blk.3.attn_q"); -1 when it names none. */
   readonly layer: number;
+  /** A MUL_MAT_ID node: ExpertRouting packets name it, and their slices take its end. */
+  readonly moe: boolean;
 }
 
 interface Structure {
@@ -132,7 +169,10 @@ const key = (pid: number, id: Parameters<typeof longToBigInt>[0]): string => `${
 export class Timeline {
   /** Every slice and counter time is ns after this CLOCK_MONOTONIC instant. */
   originNs: bigint | undefined;
-  readonly stats: TimelineStats = { packets: 0, tokens: 0, graphs: 0, nodeEvents: 0, orphanBatches: 0 };
+  readonly stats: TimelineStats = {
+    packets: 0, tokens: 0, graphs: 0, nodeEvents: 0, orphanBatches: 0,
+    expertRoutings: 0, orphanRoutings: 0, malformedRoutings: 0, counterSamples: 0, counterRowsUnmeasured: 0,
+  };
 
   readonly #sink: TimelineSink;
   readonly #strings = new Map<number, string>();
@@ -147,6 +187,17 @@ export class Timeline {
   readonly #batches = new Map<string, v1.INodeEventBatch[]>();
   /** pid -> tid -> slices waiting for the process's next token. */
   readonly #pending = new Map<number, Map<number, PendingThread>>();
+  /** graph key -> ExpertRouting packets waiting for their GraphEvent (their node's end). */
+  readonly #routings = new Map<string, v1.IExpertRouting[]>();
+  /**
+   * pid -> graph key -> MUL_MAT_ID node index -> latest end on any thread, for
+   * the routings that follow their GraphEvent (the collector writes them after
+   * it, before the TokenEvent); kept until the process's next token.
+   */
+  readonly #moeNodeEnds = new Map<number, Map<string, Map<number, number>>>();
+  /** pid -> layer -> routing slices waiting for the process's next token. */
+  readonly #pendingExperts = new Map<number, Map<number, Slice[]>>();
+  readonly #sliceTracks = new Set<string>();
   #lastLost = -1;
 
   readonly #flowsForSeq: number | undefined;
@@ -162,6 +213,7 @@ export class Timeline {
     this.stats.packets++;
     if (p.nodeEvents) this.#addBatch(p.nodeEvents);
     else if (p.graph) this.#addGraph(p.graph);
+    else if (p.backendNode) this.#addBackendNode(p.backendNode);
     else if (p.token) this.#addToken(p.token);
     else if (p.interned) for (const s of p.interned.strings ?? []) this.#strings.set(s.iid ?? 0, s.str ?? '');
     else if (p.graphStructure) this.#addStructure(p.graphStructure);
@@ -173,12 +225,14 @@ export class Timeline {
     else if (p.process) this.#addProcess(p.process);
     else if (p.thread) this.#addThread(p.thread);
     else if (p.counter) this.#counterNames.set(p.counter.counterId ?? 0, p.counter.name ?? '');
+    else if (p.expertRouting) this.#addRouting(p.expertRouting);
     else if (p.qos) this.#addQos(p.qos);
+    else if (p.levelChange) this.#addLevel(longToBigInt(p.levelChange.tsNs), p.levelChange.toLevel ?? 0);
     else if (p.loss) this.#addLoss(p.loss);
     else if (p.sessionEnd) {
       if (p.sessionEnd.totals) this.#addLoss(p.sessionEnd.totals);
     }
-    // sched_switch / sched_wakeup / expert_routing / level_change: not drawn yet.
+    // sched_switch / sched_wakeup: sched_ftrace.ts.
   }
 
   /** End of stream: draws whatever still waits (a cut trace's last call). */
@@ -188,7 +242,12 @@ export class Timeline {
       for (const b of batches) this.#batchSlices(b, undefined, '');
     }
     this.#batches.clear();
-    for (const pid of [...this.#pending.keys()]) this.#flush(pid);
+    for (const routings of this.#routings.values()) {
+      this.stats.orphanRoutings += routings.length;
+      this.#routingSlices(routings, undefined);
+    }
+    this.#routings.clear();
+    for (const pid of new Set([...this.#pending.keys(), ...this.#pendingExperts.keys()])) this.#flush(pid);
   }
 
   /** ns since the origin, as an exact number. */
@@ -246,11 +305,26 @@ export class Timeline {
     this.#sink.thread(track);
   }
 
-  #ensureCounterTrack(id: string, pid: number | undefined, name: string, unit: string): void {
+  #ensureCounterTrack(id: string, pid: number | undefined, name: string, unit: string, tid?: number): void {
     if (this.#counterTracks.has(id)) return;
     if (pid !== undefined) this.#ensureProcess(pid);
     this.#counterTracks.add(id);
-    this.#sink.counterTrack({ id, pid, name, unit });
+    this.#sink.counterTrack(tid === undefined ? { id, pid, name, unit } : { id, pid, tid, name, unit });
+  }
+
+  /**
+   * A per-node counter as a rate on its thread's counter track: the delta over
+   * the time it covers (from..to ns), per µs, at `from`. A rate reads the same
+   * whatever the node's length and needs no running total, which unmeasured
+   * rows (no value) would break. Unmeasured rows and empty spans draw nothing.
+   */
+  #counterSample(col: { readonly track: string }, delta: number | undefined, from: number, to: number): void {
+    if (delta === undefined || to <= from) {
+      this.stats.counterRowsUnmeasured++;
+      return;
+    }
+    this.stats.counterSamples++;
+    this.#sink.counter(col.track, from, (delta * 1000) / (to - from));
   }
 
   #addBatch(b: v1.INodeEventBatch): void {
@@ -266,8 +340,21 @@ export class Timeline {
     const gkey = key(pid, g.graphId);
     const structure = this.#structures.get(key(pid, g.structureId));
     const backend = this.#strings.get(g.backendIid ?? 0) ?? '';
-    for (const b of this.#batches.get(gkey) ?? []) this.#batchSlices(b, structure, backend);
+    // A routing's slice lasts as long as its MUL_MAT_ID node: its latest end on any thread.
+    const routings = this.#routings.get(gkey);
+    const nodeEnds = new Map<number, number>();
+    for (const r of routings ?? []) nodeEnds.set(r.nodeIndex ?? 0, -Infinity);
+    for (const b of this.#batches.get(gkey) ?? []) this.#batchSlices(b, structure, backend, nodeEnds, routings !== undefined);
     this.#batches.delete(gkey);
+    if (routings !== undefined) {
+      this.#routings.delete(gkey);
+      this.#routingSlices(routings, nodeEnds);
+    }
+    if (nodeEnds.size > 0) {
+      let graphs = this.#moeNodeEnds.get(pid);
+      if (graphs === undefined) this.#moeNodeEnds.set(pid, (graphs = new Map()));
+      graphs.set(gkey, nodeEnds);
+    }
     const start = this.rel(longToBigInt(g.startNs));
     this.#push(pid, g.tid ?? 0, {
       kind: 'graph',
@@ -280,6 +367,28 @@ export class Timeline {
         'n_threads', g.nThreads ?? 0,
         'backend', backend,
         'structure_id', num(g.structureId),
+      ],
+    });
+  }
+
+  /** One call of a backend probe spec's function: a node slice named by its op (its function when unread). */
+  #addBackendNode(n: v1.IBackendNodeEvent): void {
+    const pid = n.pid ?? 0;
+    const str = (iid: number | null | undefined): string => this.#strings.get(iid ?? 0) ?? '';
+    const op = str(n.opIid);
+    const start = this.rel(longToBigInt(n.startNs));
+    this.stats.nodeEvents++;
+    this.#push(pid, n.tid ?? 0, {
+      kind: 'node',
+      name: op || str(n.functionIid),
+      start,
+      end: start + num(n.durationNs),
+      args: [
+        'backend', str(n.backendIid),
+        'function', str(n.functionIid),
+        'tensor', str(n.nameIid),
+        'shape', (n.ne ?? []).map(num).join('x'),
+        'graph_id', num(n.graphId),
       ],
     });
   }
@@ -314,12 +423,61 @@ export class Timeline {
     }
   }
 
+  #addRouting(r: v1.IExpertRouting): void {
+    const gkey = key(r.pid ?? 0, r.graphId);
+    const ends = this.#moeNodeEnds.get(r.pid ?? 0)?.get(gkey);
+    if (ends !== undefined) {
+      this.#routingSlices([r], ends);
+      return;
+    }
+    const list = this.#routings.get(gkey);
+    if (list === undefined) this.#routings.set(gkey, [r]);
+    else list.push(r);
+  }
+
+  /** One slice per routing on its layer's track, from ts_ns (the node's start) to its node's end. */
+  #routingSlices(routings: readonly v1.IExpertRouting[], nodeEnds: ReadonlyMap<number, number> | undefined): void {
+    for (const r of routings) {
+      this.stats.expertRoutings++;
+      const pid = r.pid ?? 0;
+      const layer = r.layer ?? -1;
+      const start = this.rel(longToBigInt(r.tsNs));
+      const nodeEnd = nodeEnds?.get(r.nodeIndex ?? 0) ?? -Infinity;
+      const used = r.nExpertUsed ?? 0;
+      const nTokens = r.nTokens ?? 0;
+      const ids = r.expertIds ?? [];
+      const malformed = used === 0 || ids.length !== used * nTokens;
+      if (malformed) this.stats.malformedRoutings++;
+      let name: string;
+      if (malformed) name = 'experts (malformed)';
+      else if (nTokens === 1) name = `experts ${ids.join(',')}`;
+      else name = `${nTokens} tokens`;
+      const args: (string | number | boolean)[] = [
+        'layer', layer, 'n_tokens', nTokens, 'n_expert_used', used, 'graph_id', num(r.graphId), 'node_index', r.nodeIndex ?? 0,
+        // Rows of n_expert_used ids, one row per token: "3,5;1,7;...".
+        'expert_ids', malformed ? ids.join(',') : expertRows(ids, used),
+      ];
+      if (!malformed && nTokens > 1) args.push('tokens_per_expert', tokensPerExpert(ids));
+      if (malformed) args.push('malformed', true);
+      let layers = this.#pendingExperts.get(pid);
+      if (layers === undefined) this.#pendingExperts.set(pid, (layers = new Map()));
+      let slices = layers.get(layer);
+      if (slices === undefined) layers.set(layer, (slices = []));
+      slices.push({ kind: 'expert', name, start, end: Math.max(start, nodeEnd), args });
+    }
+  }
+
   #addQos(q: v1.IQosSample): void {
     const ts = this.rel(longToBigInt(q.tsNs));
     this.#ensureCounterTrack('qos_tokens_per_s', undefined, 'QoS tokens/s (window)', 'tokens/s');
     this.#sink.counter('qos_tokens_per_s', ts, q.tokensPerS ?? 0);
+    this.#addLevel(longToBigInt(q.tsNs), q.level ?? 0);
+  }
+
+  /** The trace level (TraceLevel: 2 token, 3 graph, 4 node) from QoS samples and at each LevelChange. */
+  #addLevel(tsNs: bigint, level: number): void {
     this.#ensureCounterTrack('qos_level', undefined, 'trace level', 'level');
-    this.#sink.counter('qos_level', ts, q.level ?? 0);
+    this.#sink.counter('qos_level', this.rel(tsNs), level);
   }
 
   #addLoss(l: v1.ILossStats): void {
@@ -345,12 +503,29 @@ export class Timeline {
   }
 
   #flush(pid: number): void {
+    this.#flushExperts(pid);
+    this.#moeNodeEnds.delete(pid);
     const threads = this.#pending.get(pid);
     if (threads === undefined) return;
     this.#pending.delete(pid);
     for (const [tid, pending] of [...threads].sort((a, b) => a[0] - b[0])) {
       this.#ensureThread(pid, tid);
       this.#sink.slices(pid, tid, mergeSorted(pending));
+    }
+  }
+
+  #flushExperts(pid: number): void {
+    const layers = this.#pendingExperts.get(pid);
+    if (layers === undefined) return;
+    this.#pendingExperts.delete(pid);
+    for (const [layer, slices] of [...layers].sort((a, b) => a[0] - b[0])) {
+      const id = `moe:${pid}:${layer}`;
+      if (!this.#sliceTracks.has(id)) {
+        this.#ensureProcess(pid);
+        this.#sliceTracks.add(id);
+        this.#sink.sliceTrack({ id, pid, name: layer >= 0 ? `MoE layer ${layer}` : 'MoE layer ?', rank: layer });
+      }
+      this.#sink.trackSlices(id, slices.sort(bySliceOrder));
     }
   }
 
@@ -404,12 +579,15 @@ export class Timeline {
     if (layer >= 0) fixed.push('layer', layer);
     if (backend) fixed.push('backend', backend);
     fixed.push('node_index', index);
-    const meta: NodeMeta = { backend, fixed, op, type, shape, tensor, layer };
+    const meta: NodeMeta = { backend, fixed, op, type, shape, tensor, layer, moe: op === 'MUL_MAT_ID' };
     structure.meta[index] = meta;
     return meta;
   }
 
-  #batchSlices(b: v1.INodeEventBatch, structure: Structure | undefined, backend: string): void {
+  /** nodeEnds: filled with the latest end of each MUL_MAT_ID node (and of each node already in it when `seeded`). */
+  #batchSlices(
+    b: v1.INodeEventBatch, structure: Structure | undefined, backend: string, nodeEnds?: Map<number, number>, seeded = false,
+  ): void {
     const pid = b.pid ?? 0;
     const tid = b.tid ?? 0;
     const graphId = num(b.graphId);
@@ -421,9 +599,16 @@ export class Timeline {
     const counters = (b.counters ?? []).map((c) => ({
       name: this.#counterNames.get(c.counterId ?? 0) ?? `counter${c.counterId ?? 0}`,
       delta: counterColumnRows(c, deltas.length),
+      includesPreviousBarrier: c.includesPreviousBarrier ?? false,
+      track: `pmc:${pid}:${tid}:${c.counterId ?? 0}`,
     }));
+    for (const col of counters) {
+      this.#ensureThread(pid, tid);
+      this.#ensureCounterTrack(col.track, pid, `${col.name}/µs`, `${col.name}/µs`, tid);
+    }
+    let prevBarrier = 0;
     const out = this.#thread(pid, tid).nodes;
-    const threadIndex = b.threadIndex ?? 0;
+    const shared: FlatArgs = ['graph_id', graphId, 'thread_index', b.threadIndex ?? 0];
     let index = 0;
     let t = this.rel(longToBigInt(b.startNs));
     for (let i = 0; i < deltas.length; i++) {
@@ -432,11 +617,12 @@ export class Timeline {
       const w = num(barrier[i]);
       const fused = fusedCol[i] ?? 0;
       const meta = this.#meta(structure, index, backend);
-      const args: (string | number | boolean)[] = ['barrier_wait_ns', w, 'graph_id', graphId, 'thread_index', threadIndex];
+      const args: (string | number | boolean)[] = ['barrier_wait_ns', w];
       if (fused > 0) args.push('fused', fused);
       for (const col of counters) {
         const v = col.delta[i];
         if (v !== undefined) args.push(col.name, v);
+        this.#counterSample(col, v, col.includesPreviousBarrier ? t - prevBarrier : t, t + c);
       }
       const slice: Slice = {
         kind: 'node',
@@ -444,10 +630,16 @@ export class Timeline {
         start: t,
         end: t + c,
         fixed: meta?.fixed ?? ['node_index', index],
+        shared,
         args,
       };
       out.push(slice);
       if (this.#flowsForSeq !== undefined && structure !== undefined) this.#nodeRefs.set(slice, { structure, index });
+      if (nodeEnds !== undefined && (meta?.moe === true || (seeded && nodeEnds.has(index)))) {
+        const end = nodeEnds.get(index);
+        if (end === undefined || t + c > end) nodeEnds.set(index, t + c);
+      }
+      prevBarrier = w;
       t += c + w;
       this.stats.nodeEvents++;
     }
@@ -522,11 +714,25 @@ function mergeSorted(p: PendingThread): Slice[] {
   return out;
 }
 
-const KIND_DEPTH: Readonly<Record<SliceKind, number>> = { token: 0, graph: 1, node: 2 };
+const KIND_DEPTH: Readonly<Record<SliceKind, number>> = { token: 0, graph: 1, node: 2, expert: 0 };
 
 /** Start ascending; at equal starts the enclosing slice first. */
 function bySliceOrder(a: Slice, b: Slice): number {
   return a.start - b.start || b.end - a.end || KIND_DEPTH[a.kind] - KIND_DEPTH[b.kind];
+}
+
+/** Expert ids as rows of `used` ids, one per token: "3,5;1,7". */
+function expertRows(ids: readonly number[], used: number): string {
+  const rows: string[] = [];
+  for (let i = 0; i < ids.length; i += used) rows.push(ids.slice(i, i + used).join(','));
+  return rows.join(';');
+}
+
+/** How many tokens each expert got in a batch: "expert:count,...", by expert id. */
+function tokensPerExpert(ids: readonly number[]): string {
+  const counts = new Map<number, number>();
+  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return [...counts].sort((a, b) => a[0] - b[0]).map(([e, n]) => `${e}:${n}`).join(',');
 }
 
 /** Looks up a key in FlatArgs (tests, tools). */

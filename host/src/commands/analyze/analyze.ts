@@ -5,7 +5,7 @@ import { readTraceFile, TraceReadError } from '../../decode/stream_reader.js';
 import { analyzeModel } from '../../analysis/analysis_set.js';
 import { dagToDot, dagToJson, type Dag } from '../../analysis/dag.js';
 import { counterReportToJson, counterTables } from '../../analysis/counters.js';
-import { statsToJson, type TimeStat } from '../../analysis/stats.js';
+import { contextLines, statsToJson, type TimeStat } from '../../analysis/stats.js';
 import { expertReportToJson, expertTables } from '../../analysis/experts.js';
 import { rooflineToJson, type Peaks } from '../../analysis/roofline.js';
 import { TraceModelBuilder, type TraceModel } from '../../analysis/trace_model.js';
@@ -173,6 +173,7 @@ export async function analyzeCommand(args: AnalyzeArgs): Promise<number> {
         `${f(r.gbps).padStart(9)}${r.verdict.padStart(9)}`,
     );
   }
+  out.push(...contextLines(stats.contexts));
   out.push(...counterTables(counters, args.top));
   out.push(...expertTables(experts, args.top));
   if (args.dag !== undefined) out.push('', `  DAG written to ${args.dag}`);
