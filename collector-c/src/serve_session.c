@@ -333,7 +333,8 @@ void pi_session__stop(const struct pi_session_env *env, struct pi_session *s, co
 		return;
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
 	if (s->c) {
-		pi_collector__finish(s->c, reason, 0);
+		/* Not the target's parent: its exit status cannot be waited for. */
+		pi_collector__finish(s->c, reason, INT32_MIN);
 		pi_collector__stats(s->c, &s->stats);
 		pi_collector__free(s->c);
 		s->c = NULL;
@@ -369,7 +370,7 @@ void pi_session__status(const struct pi_session *s, profinfer_v1_SessionStatus *
 	st->state = (char *)pi_session_state__name(s->state);
 	st->bytes_written = s->stats.bytes_written;
 	st->events = s->stats.events;
-	st->lost_events = s->stats.lost_total + s->stats.unattributed;
+	st->lost_events = s->stats.lost_total + s->stats.unattributed + s->stats.output_lost;
 }
 
 bool pi_session__qos(const struct pi_session *s, profinfer_v1_QosSample *out)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@ struct pi_writer {
 	int fd;
 	bool seekable;		/* a regular file: a partial frame can be cut off */
 	bool broken;		/* a partial frame went to a pipe or socket: stop */
+	bool reported;		/* the first failed write was said on stderr */
 	size_t used;		/* bytes of whole frames in buf */
 	uint64_t buffered;	/* frames in buf */
 	struct pi_writer_stats stats;
@@ -108,6 +110,14 @@ static void settle_failure(struct pi_writer *w, int err, size_t done, size_t bou
 			   uint64_t whole, uint64_t packets)
 {
 	w->stats.last_error = err;
+	/* Once, so that a full disk is said, not only counted (EVENT_KIND_OUTPUT). */
+	if (!w->reported) {
+		w->reported = true;
+		fprintf(stderr, "profinferd: cannot write the trace after %llu bytes: %s; packets that "
+			"cannot be written are dropped and counted as lost (EVENT_KIND_OUTPUT): free "
+			"space where the trace goes\n",
+			(unsigned long long)(w->stats.bytes_written + boundary), strerror(-err));
+	}
 	w->stats.bytes_written += boundary;
 	w->stats.packets_written += whole;
 	w->stats.packets_failed += packets - whole;
