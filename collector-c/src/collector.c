@@ -133,6 +133,11 @@ struct pi_collector {
 	size_t next_bcall;
 	char **op_names;
 	size_t n_op_names;
+	/* op_filter (SessionConfig.op_filter): which ops' rows are written, by op
+	 * number and, for UNARY / GLU, by function; resolved from the engine's
+	 * names. Empty filter: every row. */
+	bool op_keep[256], unary_keep[64], glu_keep[64];
+	uint64_t rows_filtered;
 };
 
 static void choose_layout_now(struct pi_collector *c);
@@ -261,6 +266,58 @@ static void on_backend_node(struct pi_collector *c, const struct pi_backend_node
 	pi_emit__backend_node(c->emit, e, spec->backend, spec->function, op);
 }
 
+static bool in_filter(const struct pi_collector *c, const char *name)
+{
+	for (size_t i = 0; i < c->o.n_op_filter; i++)
+		if (name && !strcmp(c->o.op_filter[i], name))
+			return true;
+	return false;
+}
+
+/* Whether a row of node `index` passes op_filter (a fused row: by its first node). */
+static bool row_kept(const struct pi_collector *c, const struct pi_structure *s, uint32_t index)
+{
+	const struct pi_struct_node_event *n;
+	uint32_t sub;
+
+	if (!s || index >= s->n_nodes)
+		return false;
+	n = &s->nodes[index];
+	if (n->op < 256 && c->op_keep[n->op])
+		return true;
+	sub = (uint32_t)n->op_params[0];
+	if ((int)n->op == c->op_unary && sub < 64)
+		return c->unary_keep[sub];
+	if ((int)n->op == c->op_glu && sub < 64)
+		return c->glu_keep[sub];
+	return false;
+}
+
+/* Drops the rows op_filter does not keep, keeping the parallel columns in step. */
+static void filter_rows(struct pi_collector *c, struct pi_graph *g, const struct pi_structure *s)
+{
+	for (size_t t = 0; t < g->n_threads; t++) {
+		struct pi_thread_rows *r = &g->threads[t];
+		size_t kept = 0;
+
+		for (size_t i = 0; i < r->n; i++) {
+			if (!row_kept(c, s, r->rows[i].node_index)) {
+				c->rows_filtered++;
+				continue;
+			}
+			r->rows[kept] = r->rows[i];
+			if (r->compute_ns)
+				r->compute_ns[kept] = r->compute_ns[i];
+			if (r->barrier_ns)
+				r->barrier_ns[kept] = r->barrier_ns[i];
+			if (r->row_pmc)
+				r->row_pmc[kept] = r->row_pmc[i];
+			kept++;
+		}
+		r->n = kept;
+	}
+}
+
 static void on_graph(void *ctx, const struct pi_graph *g, const struct pi_structure *s)
 {
 	struct pi_collector *c = ctx;
@@ -268,9 +325,12 @@ static void on_graph(void *ctx, const struct pi_graph *g, const struct pi_struct
 
 	c->stats.graphs++;
 	c->stats.cpu_graphs_by_guid += b != NULL;
-	pi_emit__graph_on(c->emit, g, b ? b->name : "CPU");
 	if (c->routing)
 		pi_routing__graph(c->routing, g, s, c->emit);
+	/* The assembler hands the graph over and frees it afterwards. */
+	if (c->o.n_op_filter)
+		filter_rows(c, (struct pi_graph *)g, s);
+	pi_emit__graph_on(c->emit, g, b ? b->name : "CPU");
 }
 
 /* ---- ring buffer ------------------------------------------------------ */
@@ -517,6 +577,12 @@ static void emit_engine_names(struct pi_collector *c, pid_t pid, const struct pi
 		c->n_op_names = names.n_ops;
 	}
 	pi_assembler__set_op_names(c->assembler, (const char *const *)names.ops, names.n_ops);
+	for (size_t i = 0; i < names.n_ops && i < 256; i++)
+		c->op_keep[i] |= in_filter(c, names.ops[i]);
+	for (size_t i = 0; i < names.n_unary && i < 64; i++)
+		c->unary_keep[i] |= in_filter(c, names.unary[i]);
+	for (size_t i = 0; i < names.n_glu && i < 64; i++)
+		c->glu_keep[i] |= in_filter(c, names.glu[i]);
 	for (size_t i = 0; i < names.n_ops; i++) {
 		if (!strcmp(names.ops[i], "UNARY"))
 			c->op_unary = i;
@@ -971,6 +1037,8 @@ static void write_session(struct pi_collector *c)
 		.qos = c->lv.qos.rule_on ? &c->lv.qos.rule : NULL,
 		.sched = c->sched != NULL,
 		.moe = c->routing != NULL,
+		.op_filter = c->o.op_filter,
+		.n_op_filter = c->o.n_op_filter,
 	};
 	const char *counters[PI_MAX_COUNTERS];
 
@@ -1195,7 +1263,10 @@ int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_co
 				(unsigned long long)rs->partial, (unsigned long long)rs->unplaced);
 	}
 	lost[3] += as->node_unattributed + as->node_unresolved;
-	recorded[3] = as->node_rows + c->stats.backend_nodes;
+	recorded[3] = as->node_rows - c->rows_filtered + c->stats.backend_nodes;
+	if (c->o.n_op_filter)
+		fprintf(stderr, "profinferd: op filter: %llu node rows of other ops not written (SessionConfig.op_filter)\n",
+			(unsigned long long)c->rows_filtered);
 	recorded[2] = as->graphs + c->stats.backend_graphs;
 	/* A lost graph may have lost its begin record, its end record or both:
 	 * count graphs, from the ids BPF handed out, not dropped records. */
@@ -1246,7 +1317,7 @@ void pi_collector__stats(const struct pi_collector *c, struct pi_collector_stats
 	const struct pi_assembler_stats *as = pi_assembler__stats(c->assembler);
 
 	*s = c->stats;
-	s->node_rows = as->node_rows;
+	s->node_rows = as->node_rows - c->rows_filtered;
 	s->unattributed = as->node_unattributed + as->node_unresolved;
 	s->bytes_written = pi_writer__stats(c->w).bytes_written;
 	s->output_lost = pi_emit__failed(c->emit) + pi_writer__stats(c->w).packets_failed;

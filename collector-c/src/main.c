@@ -376,9 +376,6 @@ static int load_config(int argc, char **argv, struct pi_collector_opts *o, const
 	*o = so.opts;
 	if (so.output_path)
 		*output = so.output_path;
-	if (so.opts.n_op_filter)
-		fprintf(stderr, "warning: %s: opFilter is checked but not applied yet: every node is "
-				"recorded\n", path);
 	return 0;
 }
 

@@ -197,6 +197,9 @@ int pi_emit__session(struct pi_emit *e, const struct pi_session_desc *d)
 	s->config.sample_every_n_tokens = d->sample_every_n_tokens;
 	s->config.sched = d->sched;
 	s->config.moe = d->moe;
+	for (size_t i = 0; i < d->n_op_filter && i < sizeof(s->config.op_filter) / sizeof(s->config.op_filter[0]); i++)
+		snprintf(s->config.op_filter[s->config.op_filter_count++], sizeof(s->config.op_filter[0]), "%s",
+			 d->op_filter[i]);
 	if (d->qos && d->qos->min_tokens_per_s > 0) {
 		s->config.has_qos_rule = true;
 		s->config.qos_rule.min_tokens_per_s = d->qos->min_tokens_per_s;

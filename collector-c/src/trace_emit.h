@@ -31,6 +31,8 @@ struct pi_session_desc {
 	const struct pi_qos_rule *qos; /* NULL: none */
 	bool sched;			/* --sched: scheduler events of the targets */
 	bool moe;			/* --moe: expert ids of MUL_MAT_ID nodes */
+	const char *const *op_filter;	/* node rows of these ops only (empty: all) */
+	size_t n_op_filter;
 };
 
 struct pi_emit *pi_emit__new(struct pi_writer *w);
