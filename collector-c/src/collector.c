@@ -266,6 +266,40 @@ static void on_backend_node(struct pi_collector *c, const struct pi_backend_node
 	pi_emit__backend_node(c->emit, e, spec->backend, spec->function, op);
 }
 
+/* The assembler freed these structures: drop BPF's (tgid, cgraph, uid) ->
+ * structure entries for them, so a graph that comes back is captured anew
+ * instead of pointing at a structure the collector no longer has. */
+static void on_structures_evicted(void *ctx, const uint64_t *ids, size_t n)
+{
+	struct pi_collector *c = ctx;
+	int fd = bpf_map__fd(c->skel->maps.seen_graphs);
+	size_t ksize = bpf_map__key_size(c->skel->maps.seen_graphs), n_drop = 0, cap;
+	uint8_t key[64], *drop;
+	bool first = true;
+	uint64_t value;
+
+	if (fd < 0 || ksize > sizeof(key))
+		return;
+	cap = bpf_map__max_entries(c->skel->maps.seen_graphs);
+	drop = malloc(cap * ksize);
+	if (!drop)
+		return;
+	/* Collect first, delete after: deleting during iteration restarts it. */
+	while (n_drop < cap && !bpf_map_get_next_key(fd, first ? NULL : key, key)) {
+		first = false;
+		if (bpf_map_lookup_elem(fd, key, &value))
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (value == ids[i]) {
+				memcpy(drop + n_drop++ * ksize, key, ksize);
+				break;
+			}
+	}
+	for (size_t i = 0; i < n_drop; i++)
+		bpf_map_delete_elem(fd, drop + i * ksize);
+	free(drop);
+}
+
 static bool in_filter(const struct pi_collector *c, const char *name)
 {
 	for (size_t i = 0; i < c->o.n_op_filter; i++)
@@ -996,7 +1030,9 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 		goto fail;
 	c->w = pi_writer__new_fd(o->out_fd);
 	c->emit = c->w ? pi_emit__new(c->w) : NULL;
-	sink = (struct pi_assembler_sink){ .ctx = c, .structure = on_structure, .graph = on_graph };
+	sink = (struct pi_assembler_sink){
+		.ctx = c, .structure = on_structure, .graph = on_graph, .evicted = on_structures_evicted
+	};
 	c->assembler = pi_assembler__new(&sink);
 	c->routing = c->o.moe ? pi_routing__new() : NULL;
 	if (!c->w || !c->emit || !c->assembler || (c->o.moe && !c->routing)) {

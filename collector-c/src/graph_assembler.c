@@ -10,8 +10,9 @@
 
 struct pi_assembler {
 	struct pi_assembler_sink sink;
-	struct pi_structure **structures; /* by id - 1 */
-	size_t n_structures;
+	struct pi_structure **structures; /* by id - 1; NULL once evicted */
+	size_t n_structures, n_live;
+	uint64_t clock;			  /* graphs begun */
 	struct pi_graph *open[PI_MAX_OPEN_GRAPHS];
 	size_t n_open;
 	struct pi_assembler_stats stats;
@@ -94,6 +95,42 @@ static struct pi_structure *structure(struct pi_assembler *a, uint64_t id)
 	return id && id <= a->n_structures ? a->structures[id - 1] : NULL;
 }
 
+static bool used_by_open_graph(const struct pi_assembler *a, uint64_t id)
+{
+	for (size_t i = 0; i < a->n_open; i++)
+		if (a->open[i]->structure_id == id)
+			return true;
+	return false;
+}
+
+/* Keeps memory bounded: frees the least recently used structures that no
+ * open graph uses, and tells the sink which, in one batch. */
+static void evict_structures(struct pi_assembler *a)
+{
+	uint64_t ids[PI_MAX_LIVE_STRUCTURES];
+	size_t n = 0;
+
+	while (a->n_live > PI_LIVE_STRUCTURES_AFTER_EVICTION && n < PI_MAX_LIVE_STRUCTURES) {
+		struct pi_structure *oldest = NULL;
+
+		for (size_t i = 0; i < a->n_structures; i++) {
+			struct pi_structure *s = a->structures[i];
+
+			if (s && (!oldest || s->last_use < oldest->last_use) && !used_by_open_graph(a, s->id))
+				oldest = s;
+		}
+		if (!oldest)
+			break;
+		ids[n++] = oldest->id;
+		a->structures[oldest->id - 1] = NULL;
+		structure_free(oldest);
+		a->n_live--;
+		a->stats.structures_evicted++;
+	}
+	if (n && a->sink.evicted)
+		a->sink.evicted(a->sink.ctx, ids, n);
+}
+
 static struct pi_graph *open_graph(struct pi_assembler *a, uint64_t graph_id)
 {
 	for (size_t i = a->n_open; i-- > 0;)
@@ -126,7 +163,14 @@ int pi_assembler__graph_begin(struct pi_assembler *a, const struct pi_graph_begi
 		s->cgraph = e->cgraph;
 		s->n_nodes = e->n_nodes;
 		a->structures[a->n_structures++] = s;
+		a->n_live++;
 		a->stats.structures++;
+	}
+	{
+		struct pi_structure *used = structure(a, e->structure_id);
+
+		if (used)
+			used->last_use = ++a->clock;
 	}
 	if (a->n_open == PI_MAX_OPEN_GRAPHS) {
 		/* A graph whose end was lost: deliver it so memory stays bounded. */
@@ -146,6 +190,8 @@ int pi_assembler__graph_begin(struct pi_assembler *a, const struct pi_graph_begi
 	g->n_nodes = e->n_nodes;
 	g->structure_id = e->structure_id;
 	a->open[a->n_open++] = g;
+	if (a->n_live > PI_MAX_LIVE_STRUCTURES)
+		evict_structures(a);
 	return 0;
 }
 

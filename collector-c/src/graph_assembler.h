@@ -22,7 +22,14 @@ struct pi_structure {
 	struct pi_struct_src_event *srcs;   /* distinct non-node sources */
 	size_t n_srcs, cap_srcs;
 	struct pi_tensor_index *by_tensor;  /* sorted, built on first use */
+	uint64_t last_use;		    /* assembler clock of the last graph using it */
 };
+
+/* Structures kept in memory: beyond this many, the least recently used are
+ * evicted (llama.cpp rebuilds graphs with new uids, e.g. at a context
+ * shift, and BPF captures each anew: the old ones are never used again). */
+#define PI_MAX_LIVE_STRUCTURES 64
+#define PI_LIVE_STRUCTURES_AFTER_EVICTION 48
 
 struct pi_tensor_index {
 	uint64_t tensor;
@@ -88,6 +95,7 @@ struct pi_assembler_stats {
 	uint64_t node_ith_derived;   /* one-probe threads whose ith was not read */
 	uint64_t structures;
 	uint64_t structures_incomplete;
+	uint64_t structures_evicted;
 	uint64_t graphs;
 	uint64_t graphs_unfinished;  /* still open at the end (target died mid-graph) */
 	/* Counters: row x counter cells measured or not, and why rows were not. */
@@ -105,6 +113,9 @@ struct pi_assembler_sink {
 	void (*structure)(void *ctx, const struct pi_structure *s);
 	/* Called at graph end with every thread's rows resolved. */
 	void (*graph)(void *ctx, const struct pi_graph *g, const struct pi_structure *s);
+	/* Called with the ids of structures evicted from memory: BPF must not
+	 * map a graph to them any more. */
+	void (*evicted)(void *ctx, const uint64_t *ids, size_t n);
 };
 
 struct pi_assembler;

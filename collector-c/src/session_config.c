@@ -205,8 +205,10 @@ int pi_session_config__to_opts(const profinfer_v1_SessionConfig *cfg, const char
 		char hint[64];
 		int e;
 
-		if (!*name || strchr(name, ',') || !printable(name))
+		if (!*name || strchr(name, ',') || !printable(name)) {
+			free(set); /* allocated for an earlier entry */
 			return fail(err, errlen, source, "counters[%u]: \"%s\" is not a counter name", i, name);
+		}
 		if (!set && !(set = malloc(sizeof(*set))))
 			return fail(err, errlen, source, "out of memory");
 		e = pi_counters__parse(name, set, msg, sizeof(msg));
