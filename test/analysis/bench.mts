@@ -8,46 +8,21 @@
 // (load + DAG + stats + roofline), and the model's bytes per node event
 // (heap + array buffers after load, GC'd, minus before). Issue 7 targets:
 // >= 2 M node events/s, <= 64 bytes per node event.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { buildDags } from '../../host/src/analysis/dag.js';
 import { roofline } from '../../host/src/analysis/roofline.js';
 import { computeStats } from '../../host/src/analysis/stats.js';
 import { loadTraceModel } from '../../host/src/commands/analyze/analyze.js';
-import { splitTrace } from '../../host/src/decode/stream_reader.js';
-import { Trace, TracePacket, type v1 } from '../../host/src/proto.js';
+import { writeSyntheticTrace } from '../support/synthetic_trace.js';
 
 const target = Number(process.argv[2] ?? 2_000_000);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
 
-const here = dirname(fileURLToPath(import.meta.url));
-const { packets } = splitTrace(readFileSync(join(here, 'fixtures', 'tiny-q8_0.pftrace')));
-const decoded = packets.map((p) => TracePacket.decode(p.bytes));
-const meta = decoded.filter((p) => !p.nodeEvents && !p.graph && !p.token && !p.loss && !p.sessionEnd);
-const graph = decoded.filter((p) => p.graph).at(-1)?.graph as v1.IGraphEvent;
-const batches = decoded
-  .filter((p) => p.nodeEvents && String(p.nodeEvents.graphId) === String(graph.graphId))
-  .map((p) => p.nodeEvents as v1.INodeEventBatch);
-const perGraph = batches.reduce((s, b) => s + (b.nodeIndexDelta?.length ?? 0), 0);
-const graphs = Math.ceil(target / perGraph);
-const chunks: Uint8Array[] = [Trace.encode({ packet: meta }).finish()];
-let t = 1_000_000_000;
-for (let g = 1; g <= graphs; g++) {
-  const ps: v1.ITracePacket[] = [
-    { token: { pid: graph.pid, tid: graph.tid, seq: g, startNs: t, durationNs: 3_000_000, nTokens: 1, contextId: 1 } as unknown as v1.ITokenEvent },
-    { graph: { ...graph, graphId: g, startNs: t + 1000 } as unknown as v1.IGraphEvent },
-    ...batches.map((b) => ({ nodeEvents: { ...b, graphId: g, startNs: t + 2000 } as unknown as v1.INodeEventBatch })),
-  ];
-  chunks.push(Trace.encode({ packet: ps }).finish());
-  t += 3_000_000;
-}
 const dir = mkdtempSync(join(tmpdir(), 'analysis-bench-'));
-const file = join(dir, 'bench.pftrace');
-writeFileSync(file, Buffer.concat(chunks));
-chunks.length = 0;
+const { file, graphs } = writeSyntheticTrace(target, dir);
 
 try {
   gc();

@@ -11,12 +11,11 @@
 // machine), and the output size. ROOT is a
 // checkout whose exporter is measured (e.g. `git archive HEAD host` unpacked
 // somewhere) so a change can be compared with the code before it in turns.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { splitTrace } from '../../host/src/decode/stream_reader.js';
-import { Trace, TracePacket, type v1 } from '../../host/src/proto.js';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { writeSyntheticTrace } from '../support/synthetic_trace.js';
 
 const target = Number(process.argv[2] ?? 2_000_000);
 const reps = Number(process.argv[3] ?? 5);
@@ -28,32 +27,8 @@ const { runExport } = (await import(pathToFileURL(join(root, 'host/src/commands/
   '../../host/src/commands/export/export.js'
 );
 
-const here = dirname(fileURLToPath(import.meta.url));
-const { packets } = splitTrace(readFileSync(join(here, '..', 'analysis', 'fixtures', 'tiny-q8_0.pftrace')));
-const decoded = packets.map((p) => TracePacket.decode(p.bytes));
-const meta = decoded.filter((p) => !p.nodeEvents && !p.graph && !p.token && !p.loss && !p.sessionEnd);
-const graph = decoded.filter((p) => p.graph).at(-1)?.graph as v1.IGraphEvent;
-const batches = decoded
-  .filter((p) => p.nodeEvents && String(p.nodeEvents.graphId) === String(graph.graphId))
-  .map((p) => p.nodeEvents as v1.INodeEventBatch);
-const perGraph = batches.reduce((s, b) => s + (b.nodeIndexDelta?.length ?? 0), 0);
-const graphs = Math.ceil(target / perGraph);
-const chunks: Uint8Array[] = [Trace.encode({ packet: meta }).finish()];
-let t = 1_000_000_000;
-for (let g = 1; g <= graphs; g++) {
-  // As the collector writes them: a graph's node batches, its GraphEvent, then the TokenEvent.
-  const ps: v1.ITracePacket[] = [
-    ...batches.map((b) => ({ nodeEvents: { ...b, graphId: g, startNs: t + 2000 } as unknown as v1.INodeEventBatch })),
-    { graph: { ...graph, graphId: g, startNs: t + 1000 } as unknown as v1.IGraphEvent },
-    { token: { pid: graph.pid, tid: graph.tid, seq: g, startNs: t, durationNs: 3_000_000, nTokens: 1, contextId: 1 } as unknown as v1.ITokenEvent },
-  ];
-  chunks.push(Trace.encode({ packet: ps }).finish());
-  t += 3_000_000;
-}
 const dir = mkdtempSync(join(tmpdir(), 'export-bench-'));
-const file = join(dir, 'bench.pftrace');
-writeFileSync(file, Buffer.concat(chunks));
-chunks.length = 0;
+const { file, graphs } = writeSyntheticTrace(target, dir);
 
 try {
   const rates: number[] = [];

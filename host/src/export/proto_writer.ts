@@ -78,6 +78,7 @@ export class ProtoWriter {
       this.#pos = pos + 1;
       return this;
     }
+    // As 32-bit halves (integer ops only), like protobufjs's writeVarint64.
     let lo = v >>> 0;
     let hi = (v - lo) / 4294967296;
     while (hi !== 0) {
@@ -97,28 +98,7 @@ export class ProtoWriter {
   /** A non-negative integer below 2^53 as a varint. */
   uint64(v: number): this {
     this.#ensure(10);
-    const buf = this.#buf;
-    let pos = this.#pos;
-    if (v < 0x80) {
-      buf[pos] = v;
-      this.#pos = pos + 1;
-      return this;
-    }
-    // As 32-bit halves (integer ops only), like protobufjs's writeVarint64.
-    let lo = v >>> 0;
-    let hi = (v - lo) / 4294967296;
-    while (hi !== 0) {
-      buf[pos++] = (lo & 0x7f) | 0x80;
-      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-      hi >>>= 7;
-    }
-    while (lo > 127) {
-      buf[pos++] = (lo & 0x7f) | 0x80;
-      lo >>>= 7;
-    }
-    buf[pos++] = lo;
-    this.#pos = pos;
-    return this;
+    return this.varint(v);
   }
 
   uint32(v: number): this {
