@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Overhead of profinferd against the tools a user would otherwise pick (issue 11):
-// a BCC (Python) tracer and bpftrace with profinferd's own probes, and perf
-// sampling at ~1 kHz with call graphs. Each round runs llama-bench once plain and
-// once under every tool, in one invocation, alternating (this machine is noisy);
+// profinferd in each configuration (token + graph up to node level with the
+// scheduler and counters, and sampled), a BCC (Python) tracer and bpftrace with
+// profinferd's own probes, and perf sampling at ~1 kHz with call graphs. Each
+// round runs the engine (llama-bench, or a node-llama-cpp generation) once plain
+// and once under every tool, in one invocation, alternating (this machine is noisy);
 // per-round paired slowdowns give medians and IQRs for decode (tg) and prefill
 // (pp). Per tool: events recorded and lost (the tool's own counters), tool CPU %
 // of the run's wall time and peak RSS (from /proc), trace bytes per second.
@@ -11,30 +13,45 @@
 //
 //   node bench/compare.mjs [--rounds 5] [--tokens 32] [--prompt 64] [--reps 2]
 //        [--threads 2] [--types q8_0,f16] [--preset tinyllama-1.1b]
-//        [--tools profinferd-graph,profinferd-node,bcc,bpftrace,perf] [--smoke] [--json OUT]
+//        [--workload llama-bench|node-llama-cpp] [--tools LIST] [--smoke] [--json OUT]
 import './lib/one_line_errors.mjs';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cache, llamaBin, modelPath, requireProfinferd } from './lib/engine.mjs';
+import { cache, modelPath, requireProfinferd } from './lib/engine.mjs';
 import { probePlan } from './lib/probe_plan.mjs';
 import { median, pairedSlowdownPct } from './lib/stats.mjs';
 import { makeTracer } from './lib/tracers.mjs';
 import { watchedRun } from './lib/watched_run.mjs';
+import { llamaBenchWorkload, nodeLlamaCppWorkload } from './lib/workloads.mjs';
+
+const DEFAULT_TOOLS = 'profinferd-graph,profinferd-structure,profinferd-node,profinferd-sched,profinferd-counters,' +
+  'profinferd-sampled,bcc,bpftrace,perf';
 
 const HELP = `node bench/compare.mjs [options]
 
-Paired, alternating llama-bench runs: plain, then under each tool; medians and IQRs.
+Paired, alternating engine runs: plain, then under each tool; medians and IQRs.
+  --workload W    llama-bench (default) or node-llama-cpp (a generation through
+                  node-llama-cpp's prebuilt libraries, as an app would run it)
   --rounds N      alternating rounds (default 5)
-  --tokens N      decode tokens per llama-bench test (tg, default 32)
-  --prompt N      prompt tokens (pp, default 64; 0 skips prefill)
+  --tokens N      decode tokens per run (llama-bench tg test; generated tokens; default 32)
+  --prompt N      prompt tokens (llama-bench pp test, 0 skips it; default 64)
   --reps N        llama-bench repetitions per run (default 2)
   --threads N     inference threads (default 2)
   --types LIST    model types of the preset (default q8_0,f16)
   --preset NAME   generated model preset (default tinyllama-1.1b; tiny, moe)
-  --tools LIST    profinferd-token, profinferd-graph, profinferd-node, profinferd-node-two,
-                  bcc, bpftrace, perf (default: profinferd-graph,profinferd-node,bcc,bpftrace,perf)
+  --tools LIST    default: all of
+                    profinferd-graph      token + graph level, no graph structure
+                    profinferd-structure  + graph structure (graph level)
+                    profinferd-node       every node on every thread (the default level)
+                    profinferd-sched      + scheduler (--sched)
+                    profinferd-counters   + counters (task-clock,page-faults,context-switches)
+                    profinferd-sampled    node level on 1 llama_decode in 8 (--sample-every 8)
+                    bcc                   a BCC (Python) tracer with the same probes
+                    bpftrace              bpftrace with the same probes
+                    perf                  perf record -F 1000 -g
+                  also: profinferd-token, profinferd-node-two (two probes per node)
   --smoke         one tiny round of everything (seconds; CI)
   --json OUT      write the results as JSON (bench/report.mjs reads it)
 A tool that cannot run here is listed under "unavailable" with the reason.`;
@@ -48,7 +65,8 @@ const { values: opt } = parseArgs({
     threads: { type: 'string', default: '2' },
     types: { type: 'string', default: 'q8_0,f16' },
     preset: { type: 'string', default: 'tinyllama-1.1b' },
-    tools: { type: 'string', default: 'profinferd-graph,profinferd-node,bcc,bpftrace,perf' },
+    workload: { type: 'string', default: 'llama-bench' },
+    tools: { type: 'string', default: DEFAULT_TOOLS },
     smoke: { type: 'boolean', default: false },
     json: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -62,50 +80,43 @@ if (opt.smoke) Object.assign(opt, { rounds: '1', tokens: '4', prompt: '8', reps:
 for (const k of ['rounds', 'tokens', 'prompt', 'reps', 'threads']) {
   if (!/^\d+$/.test(opt[k]) || (k !== 'prompt' && +opt[k] < 1)) throw new Error(`--${k} must be a positive integer, not '${opt[k]}'`);
 }
+if (!['llama-bench', 'node-llama-cpp'].includes(opt.workload)) throw new Error(`--workload must be llama-bench or node-llama-cpp, not '${opt.workload}'`);
 
 const profinferd = requireProfinferd();
-const llamaBench = llamaBin('llama-bench');
+const workload = opt.workload === 'llama-bench' ? llamaBenchWorkload(opt) : nodeLlamaCppWorkload(opt);
 const benchCache = join(cache, 'bench');
 mkdirSync(benchCache, { recursive: true });
 
-const benchCmd = (model) => [llamaBench, '-m', model, '-p', opt.prompt, '-n', opt.tokens, '-t', opt.threads, '-r', opt.reps, '-o', 'json'];
-
-/** tokens/s of the tg and pp tests in llama-bench's JSON (pp undefined with --prompt 0). */
-function rates(stdout) {
-  let tests;
-  try {
-    tests = JSON.parse(stdout.slice(stdout.indexOf('[')));
-  } catch (e) {
-    throw new Error(`llama-bench printed no JSON: ${stdout.slice(0, 300)}`);
+/** The tools for one engine: competitors get profinferd's probe plan of the files the engine runs. */
+function toolsFor(engineFiles, unavailable) {
+  let plan;
+  const tools = [];
+  for (const name of opt.tools.split(',')) {
+    if (!name.startsWith('profinferd-')) plan ??= probePlan(profinferd, engineFiles);
+    const t = makeTracer(name, { profinferd, plan, cacheDir: benchCache });
+    const why = t.missing();
+    if (!why) tools.push(t);
+    else if (!unavailable.some((u) => u.tool === name)) {
+      unavailable.push({ tool: name, reason: why });
+      process.stderr.write(`compare: ${name} skipped: ${why}\n`);
+    }
   }
-  const tg = tests.find((t) => t.n_gen > 0 && t.n_prompt === 0);
-  const pp = tests.find((t) => t.n_prompt > 0 && t.n_gen === 0);
-  if (!tg || !(tg.avg_ts > 0)) throw new Error('llama-bench JSON has no decode (tg) result');
-  return { decode: tg.avg_ts, prefill: pp?.avg_ts };
-}
-
-const plan = probePlan(profinferd, llamaBench);
-const tools = [];
-const unavailable = [];
-for (const name of opt.tools.split(',')) {
-  const t = makeTracer(name, { profinferd, plan, cacheDir: benchCache });
-  const why = t.missing();
-  if (why) {
-    unavailable.push({ tool: name, reason: why });
-    process.stderr.write(`compare: ${name} skipped: ${why}\n`);
-  } else tools.push(t);
+  return tools;
 }
 
 const results = [];
+const unavailable = [];
 const dir = mkdtempSync(join(tmpdir(), 'profinfer-compare-'));
 try {
   for (const type of opt.types.split(',')) {
     const model = modelPath(opt.preset, type);
-    const cmd = benchCmd(model);
-    await watchedRun(cmd); // warm the page cache
+    const cmd = workload.command(model);
+    const engineFiles = await workload.engineFiles(model); // also warms the page cache
+    const tools = toolsFor(engineFiles, unavailable);
+    await watchedRun(cmd);
     const rounds = [];
     for (let i = 0; i < +opt.rounds; i++) {
-      const base = rates((await watchedRun(cmd)).stdout);
+      const base = workload.rates((await watchedRun(cmd)).stdout);
       const round = { base };
       for (const t of [...tools]) {
         const runDir = join(dir, `${type}-${t.name}-${i}`);
@@ -114,7 +125,7 @@ try {
           const w = t.wrap(cmd, runDir);
           const r = await watchedRun(w.argv, { env: w.env });
           const c = t.collect(r, w.files);
-          round[t.name] = { ...rates(r.stdout), ...c, wallS: r.wallS, cpuS: c.selfCpuS ?? r.tracerCpuS, rssMB: c.selfRssMB ?? r.tracerRssMB };
+          round[t.name] = { ...workload.rates(r.stdout), ...c, wallS: r.wallS, cpuS: c.selfCpuS ?? r.tracerCpuS, rssMB: c.selfRssMB ?? r.tracerRssMB };
         } catch (e) {
           // A competitor that fails mid-benchmark is reported, not fatal; our own collector is.
           if (t.name.startsWith('profinferd')) throw e;
@@ -162,7 +173,7 @@ const out = {
   date: new Date().toISOString(),
   machine: `${cpus().length} CPUs, ${cpus()[0]?.model ?? '?'}`,
   command: `node bench/compare.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-  workload: `llama-bench -p ${opt.prompt} -n ${opt.tokens} -r ${opt.reps} -t ${opt.threads}`,
+  workload: workload.description,
   results,
   unavailable,
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Markdown tables (and an SVG plot) for BENCHMARKS.md from the --json results of
-// bench/compare.mjs, bench/eval_callback.mjs, bench/throughput.mjs and
-// bench/fidelity.mjs. Prints only what the files hold: a missing figure is "-",
+// bench/compare.mjs, eval_callback.mjs, throughput.mjs, fidelity.mjs and
+// host_rate.mjs. Prints only what the files hold: a missing figure is "-",
 // smoke results are labelled as such, and every input is validated first.
 //
 //   node bench/report.mjs [--svg overhead.svg] RESULTS.json...
@@ -15,7 +15,7 @@ const { values: opt, positionals: files } = parseArgs({
 });
 if (opt.help || !files.length) {
   console.log('node bench/report.mjs [--svg OUT.svg] RESULTS.json...\n' +
-    'Tables for BENCHMARKS.md from the --json output of bench/{compare,eval_callback,throughput,fidelity}.mjs;\n' +
+    'Tables for BENCHMARKS.md from the --json output of bench/{compare,eval_callback,throughput,fidelity,host_rate}.mjs;\n' +
     '--svg also draws decode and prefill slowdown per tool (median, IQR whiskers).');
   process.exit(files.length || opt.help ? 0 : 2);
 }
@@ -33,7 +33,7 @@ const docs = files.map((file) => {
   } catch (e) {
     throw new Error(`${file}: not JSON (${e.message}); give the --json output of a bench script`);
   }
-  if (!d || !['compare', 'throughput', 'fidelity'].includes(d.kind)) throw new Error(`${file}: kind must be compare, throughput or fidelity`);
+  if (!d || !['compare', 'throughput', 'fidelity', 'host'].includes(d.kind)) throw new Error(`${file}: kind must be compare, throughput, fidelity or host`);
   return { file, ...d };
 });
 
@@ -58,6 +58,14 @@ for (const d of docs.filter((x) => x.kind === 'throughput')) {
     ...(d.maxLossFree ?? []).map((m) => `| ${esc(m.tool)} | ${num(m.maxLossFreeHz) ? f(m.maxLossFreeHz, 0) : 'none loss-free'} |`), '',
     '| tool | requested /s | kept /s | events / expected | lost | loss-free | tool CPU s per M events | trace B / event |', '|---|---|---|---|---|---|---|---|',
     ...(d.sweep ?? []).map((s) => `| ${esc(s.tool)} | ${s.requestedHz} | ${f(s.achievedHz, 0)} | ${s.events} / ${s.expectedEvents} | ${s.lost} | ${s.lossFree ? 'yes' : 'no'} | ${f(s.toolCpuSPerMillionEvents)} | ${f(s.traceBytesPerEvent)} |`), '',
+    ...(Array.isArray(d.nodeSweep) && d.nodeSweep.length ? [
+      `Node level: \`graph_target\` (a real GGML graph of ${d.nodeSweep[0].nodesPerGraph} nodes on ${d.nodeSweep[0].threads} threads per llama_decode, ` +
+        `node-llama-cpp's ${esc(String(d.nodeSweep[0].cpuLib).split('/').pop())}); every thread passes one probe per node.`, '',
+      '| tool | largest loss-free node-event rate (/s) | at graphs/s |', '|---|---|---|',
+      ...(d.maxLossFreeNodeEventsPerS ?? []).map((m) => `| ${esc(m.tool)} | ${num(m.nodeEventsPerS) ? f(m.nodeEventsPerS, 0) : 'none loss-free'} | ${f(m.graphsPerS, 0)} |`), '',
+      '| tool | requested graphs/s | kept graphs/s | node events/s | node events / expected | lost | loss-free | tool CPU s per M events | trace B / event |', '|---|---|---|---|---|---|---|---|---|',
+      ...d.nodeSweep.map((s) => `| ${esc(s.tool)} | ${s.requestedGraphsPerS} | ${f(s.achievedGraphsPerS, 0)} | ${f(s.nodeEventsPerS, 0)} | ${s.nodeEvents} / ${s.expectedNodeEvents} | ${s.lost} | ${s.lossFree ? 'yes' : 'no'} | ${f(s.toolCpuSPerMillionEvents)} | ${f(s.traceBytesPerEvent)} |`), '',
+    ] : []),
     '| tool | call of | time added per call, caller\'s view (median) | IQR | traced duration − true (median) | IQR |', '|---|---|---|---|---|---|',
     ...(d.bias ?? []).map((b) => `| ${esc(b.tool)} | ${b.workNs} ns | ${f(b.addedCallerNsMedian, 0)} ns | ${range(b.addedCallerNsIqr, 0)} | ${num(b.traceMinusTrueNsMedian) ? `${f(b.traceMinusTrueNsMedian, 0)} ns` : '-'} | ${range(b.traceMinusTrueNsIqr, 0)} |`), '');
   for (const u of d.unavailable ?? []) out.push(`Not measured: **${esc(u.tool)}** — ${esc(u.reason)}`, '');
@@ -69,6 +77,13 @@ for (const d of docs.filter((x) => x.kind === 'fidelity')) {
     ...(d.timing ?? []).map((t, i) => `| ${i + 1} | ${f(t.promptTraceMs)} / ${f(t.promptEngineMs)} (${f(t.promptDiffPct)} %) | ${f(t.decodeTraceMs)} / ${f(t.decodeEngineMs)} (${f(t.decodeDiffPct)} %) | ${t.decodeCallsTrace} / ${t.decodeCallsEngine} | ${f(t.nodeCoveragePct)} % | ${t.lost} |`),
     '', `Structure: llama-eval-callback printed ${s.engineTensors ?? '-'} tensors; the trace of the same run holds ${s.traceNodes ?? '-'} nodes in ${s.graphs ?? '-'} graphs; ` +
       `${s.inOrderMatched ?? '-'} of the printed tensors appear in the same order (${f(s.inOrderMatchedPct)} %).`, '');
+}
+for (const d of docs.filter((x) => x.kind === 'host')) {
+  out.push('### Host decode, analysis and export rates', '', header(d), '',
+    '| node events | decode (trace → model) | analysis end to end | Perfetto export | model bytes / event | trace bytes / event | Perfetto bytes / event |',
+    '|---|---|---|---|---|---|---|',
+    `| ${f(d.nodeEvents, 0)} | ${f(d.decodeMPerS)} M/s | ${f(d.analysisEndToEndMPerS)} M/s | ${f(d.perfettoExportMPerS)} M/s (${f(d.perfettoExportPerCpuSecondMPerS)} per CPU s) | ` +
+      `${f(d.modelBytesPerEvent, 1)} | ${f(d.traceBytesPerNodeEvent, 1)} | ${f(d.perfettoBytesPerNodeEvent, 1)} |`, '');
 }
 console.log(out.join('\n'));
 

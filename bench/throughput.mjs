@@ -1,21 +1,39 @@
 #!/usr/bin/env node
-// Throughput, cost and timing bias of a probe (issue 11), on a synthetic target
-// (bench/targets/rate_target.c) whose function is named llama_decode, so
-// profinferd's own planner probes it at token level (entry + return: two events
-// per call) exactly as in llama.cpp; bcc and bpftrace get the same plan.
+// Throughput, cost and timing bias of a probe (issue 11), on synthetic targets
+// whose function is named llama_decode, so profinferd's own planner probes them
+// exactly as in llama.cpp; bcc and bpftrace get the same plan (probe_plan.mjs).
 //
-// 1. Rate sweep: the target calls the function at each rate for --seconds; a run
-//    is loss-free when the tool reports no loss AND its event count equals twice
-//    the target's own call count (an independent count). Reports the largest
-//    loss-free rate, tool CPU per million events, and the rate the target kept.
-// 2. Timing bias: the function spins for --work-ns; alternating plain and traced
+// 1. Token rate sweep (bench/targets/rate_target.c: llama_decode alone, entry +
+//    return, two events per call): the target calls the function at each rate
+//    for --seconds; a run is loss-free when the tool reports no loss AND its
+//    event count equals twice the target's own call count (an independent
+//    count). Reports the largest loss-free rate, tool CPU per million events,
+//    and the rate the target kept.
+// 2. Node rate sweep (bench/targets/graph_target.c: the REAL GGML CPU backend of
+//    node-llama-cpp's prebuilt libraries computes a graph of --nodes ADD/SCALE
+//    nodes on --threads threads inside each llama_decode call): --node-rates
+//    graphs per second. profinferd-node records per graph 1 token, 1 graph and
+//    nodes x threads node events (every thread hits one compute-loop barrier
+//    call per node; see the target's header), so expected node events =
+//    calls x nodes_per_graph x threads from the target's own counts. Loss-free
+//    for profinferd and bcc (both probe the loop's call sites): lost == 0, one
+//    token and one graph per call, and node events == expected exactly.
+//    bpftrace cannot probe inside a function
+//    here and probes ggml_barrier's entry instead, which has other callers:
+//    it may record MORE node events than nodes, so it counts as loss-free only
+//    when lost == 0 and its node events >= expected (the extra are reported).
+//    Reports the largest loss-free node-event rate per tool. The target pauses
+//    300 ms between loading the CPU variant and its first graph (see WARMUP_MS).
+// 3. Timing bias: the function spins for --work-ns; alternating plain and traced
 //    runs give the extra time per call the caller sees (the probes' cost, every
 //    tool) and profinferd's traced duration minus the true one (what its
 //    durations overstate).
 //
 //   node bench/throughput.mjs [--rates 1000,10000,50000,100000,200000,400000]
 //        [--seconds 2] [--tools profinferd-token,bcc,bpftrace] [--work-ns 20000]
-//        [--calls 20000] [--rounds 5] [--smoke] [--json OUT]
+//        [--calls 20000] [--rounds 5] [--node-rates 100,300,1000,3000,10000]
+//        [--nodes 64] [--threads 2] [--node-tools profinferd-node,bcc,bpftrace]
+//        [--smoke] [--json OUT]
 import './lib/one_line_errors.mjs';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -23,6 +41,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cache, requireProfinferd, root } from './lib/engine.mjs';
+import { buildGraphTarget, graphTargetMissing } from './lib/graph_target.mjs';
 import { probePlan } from './lib/probe_plan.mjs';
 import { median, quantile } from './lib/stats.mjs';
 import { makeTracer } from './lib/tracers.mjs';
@@ -35,7 +54,16 @@ const HELP = `node bench/throughput.mjs [options]
   --work-ns N      duration of each call in the bias runs (default 20000)
   --calls N        calls per bias run (default 20000)
   --rounds N       alternating plain/traced bias rounds (default 5)
-  --smoke          seconds in all (CI); --json OUT writes the results`;
+  --node-rates LIST  graphs per second for the node-level sweep (default
+                   100,300,1000,3000,10000); each graph is --nodes nodes on
+                   --threads threads of the real GGML CPU backend, so node
+                   events per second = graphs/s x nodes x threads
+  --nodes N        nodes per graph (default 64)
+  --threads N      GGML threads per graph (default 2)
+  --node-tools LIST  profinferd-node, bcc, bpftrace (default: all three)
+  --smoke          seconds in all (CI); --json OUT writes the results
+The node sweep needs node-llama-cpp's prebuilt libraries and the matching
+llama.cpp headers (scripts/setup.sh); without them it is listed as unavailable.`;
 
 const { values: opt } = parseArgs({
   options: {
@@ -45,6 +73,10 @@ const { values: opt } = parseArgs({
     'work-ns': { type: 'string', default: '20000' },
     calls: { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '5' },
+    'node-rates': { type: 'string', default: '100,300,1000,3000,10000' },
+    nodes: { type: 'string', default: '64' },
+    threads: { type: 'string', default: '2' },
+    'node-tools': { type: 'string', default: 'profinferd-node,bcc,bpftrace' },
     smoke: { type: 'boolean', default: false },
     json: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -54,11 +86,14 @@ if (opt.help) {
   console.log(HELP);
   process.exit(0);
 }
-if (opt.smoke) Object.assign(opt, { rates: '2000', seconds: '1', calls: '500', rounds: '1' });
+if (opt.smoke) Object.assign(opt, { rates: '2000', seconds: '1', calls: '500', rounds: '1', 'node-rates': '300' });
 const rates = opt.rates.split(',').map(Number);
-for (const [k, v] of [['seconds', opt.seconds], ['work-ns', opt['work-ns']], ['calls', opt.calls], ['rounds', opt.rounds], ...rates.map((r) => ['rates', String(r)])]) {
+const nodeRates = opt['node-rates'].split(',').map(Number);
+for (const [k, v] of [['seconds', opt.seconds], ['work-ns', opt['work-ns']], ['calls', opt.calls], ['rounds', opt.rounds],
+  ['nodes', opt.nodes], ['threads', opt.threads], ...rates.map((r) => ['rates', String(r)]), ...nodeRates.map((r) => ['node-rates', String(r)])]) {
   if (!/^\d+$/.test(v) || +v < 1) throw new Error(`--${k} must be positive integers, not '${v}'`);
 }
+if (+opt.nodes > 100000 || +opt.threads > 256) throw new Error(`--nodes must be at most 100000 and --threads at most 256`);
 
 const profinferd = requireProfinferd();
 const benchCache = join(cache, 'bench');
@@ -86,6 +121,35 @@ function targetReport(stdout) {
   return r;
 }
 
+const WARMUP_MS = 300; // between loading the CPU variant and the first graph
+
+/** graph_target's JSON line: its own graph count and graph shape. */
+function graphReport(stdout) {
+  const line = stdout.split('\n').find((l) => l.startsWith('{"calls"'));
+  if (!line) throw new Error(`graph_target printed no report: ${stdout.slice(0, 300)}`);
+  const r = JSON.parse(line);
+  for (const k of ['calls', 'nodes_per_graph', 'threads', 'elapsed_ns', 'rate_hz']) {
+    if (!Number.isFinite(r[k]) || r[k] < 0) throw new Error(`graph_target report lacks ${k}: ${line.slice(0, 300)}`);
+  }
+  if (typeof r.cpu_lib !== 'string' || !r.cpu_lib.startsWith('/') || !existsSync(r.cpu_lib)) {
+    throw new Error(`graph_target report names no existing cpu_lib: ${line.slice(0, 300)}`);
+  }
+  return r;
+}
+
+/** What one node-sweep run recorded: all events, node events alone, tokens and graphs. */
+function nodeCounts(t, r, c, files) {
+  if (t.name.startsWith('profinferd')) {
+    const m = /Recorded (\d+) tokens, (\d+) graphs, (\d+) node events/.exec(r.stderr);
+    if (!m) throw new Error(`no profinferd summary in: ${r.stderr.slice(-800)}`);
+    return { nodeEvents: +m[3], otherEvents: 2 * (+m[1] + +m[2]) };
+  }
+  // bcc and bpftrace write one CSV line per event, named by the plan's probe.
+  const text = readFileSync(files.trace, 'utf8');
+  const nodeEvents = (text.match(/^node_\w+,/gm) ?? []).length;
+  return { nodeEvents, otherEvents: c.events - nodeEvents };
+}
+
 const target = buildTarget();
 const plan = probePlan(profinferd, target, 'token');
 const tools = [];
@@ -100,6 +164,7 @@ for (const name of opt.tools.split(',')) {
 const dir = mkdtempSync(join(tmpdir(), 'profinfer-throughput-'));
 const sweep = [];
 const bias = [];
+const nodeSweep = [];
 try {
   for (const t of tools) {
     for (const rate of rates) {
@@ -157,6 +222,61 @@ try {
       traceMinusTrueNsMedian: over.length ? median(over) : null, traceMinusTrueNsIqr: over.length ? iqr(over) : null,
     });
   }
+
+  // Node-level sweep on the real GGML CPU backend.
+  const why = graphTargetMissing();
+  if (why) unavailable.push({ tool: 'node sweep', sweep: 'node', reason: why });
+  else {
+    const graphTarget = buildGraphTarget();
+    const shape = ['--nodes', opt.nodes, '--threads', opt.threads];
+    // One graph to learn which CPU variant the target picks (as ggml would).
+    const cpuLib = graphReport((await watchedRun([graphTarget, '--rate', '1', '--seconds', '1', ...shape])).stdout).cpu_lib;
+    const nodePlan = probePlan(profinferd, [graphTarget, cpuLib], 'node');
+    for (const name of opt['node-tools'].split(',')) {
+      const t = makeTracer(name, { profinferd, plan: nodePlan, cacheDir: benchCache });
+      const missing = t.missing();
+      if (missing) {
+        unavailable.push({ tool: name, sweep: 'node', reason: missing });
+        continue;
+      }
+      // bpftrace probes ggml_barrier's entry (no in-function probes in its build):
+      // every caller of ggml_barrier counts, so it may see more than the nodes.
+      const calleeEntry = name === 'bpftrace';
+      for (const rate of nodeRates) {
+        const runDir = join(dir, `node-${t.name}-${rate}`);
+        mkdirSync(runDir);
+        // --warmup-ms: profinferd attaches to a dlopen'ed library when its reader
+        // next polls (every 100 ms), not before the library's code runs: with no
+        // pause it misses the first 1-4 graphs at every rate (and reports no
+        // loss). The pause keeps that start-up race out of a sustained-rate sweep.
+        const w = t.wrap([graphTarget, '--rate', String(rate), '--seconds', opt.seconds, ...shape,
+          '--warmup-ms', String(WARMUP_MS), '--cpu-lib', cpuLib], runDir);
+        const r = await watchedRun(w.argv, { env: w.env });
+        const c = t.collect(r, w.files);
+        const tr = graphReport(r.stdout);
+        const { nodeEvents, otherEvents } = nodeCounts(t, r, c, w.files);
+        const expectedNodeEvents = tr.calls * tr.nodes_per_graph * tr.threads;
+        const expectedOther = 4 * tr.calls; // token and graph, entry and return each
+        const elapsedS = tr.elapsed_ns / 1e9;
+        const cpuS = c.selfCpuS ?? r.tracerCpuS;
+        const nodeOk = calleeEntry ? nodeEvents >= expectedNodeEvents : nodeEvents === expectedNodeEvents;
+        nodeSweep.push({
+          tool: t.name, requestedGraphsPerS: rate, achievedGraphsPerS: tr.rate_hz, calls: tr.calls,
+          nodesPerGraph: tr.nodes_per_graph, threads: tr.threads, cpuLib: tr.cpu_lib,
+          expectedNodeEvents, nodeEvents, missingNodeEvents: Math.max(0, expectedNodeEvents - nodeEvents),
+          extraNodeEvents: Math.max(0, nodeEvents - expectedNodeEvents), countsCalleeEntries: calleeEntry,
+          // Node events per second of the target's run, extra callee hits not counted.
+          nodeEventsPerS: elapsedS > 0 ? Math.min(nodeEvents, expectedNodeEvents) / elapsedS : null,
+          expectedEvents: expectedNodeEvents + expectedOther, events: c.events, lost: c.lost,
+          lossFree: c.lost === 0 && nodeOk && otherEvents === expectedOther,
+          toolCpuS: cpuS, toolCpuSPerMillionEvents: c.events ? (cpuS * 1e6) / c.events : null,
+          traceBytesPerEvent: c.events ? c.traceBytes / c.events : null,
+        });
+        process.stderr.write(`${t.name} @ ${rate} graphs/s: kept ${tr.rate_hz.toFixed(0)}/s, node events ${nodeEvents}/${expectedNodeEvents}, lost ${c.lost}\n`);
+        rmSync(runDir, { recursive: true, force: true });
+      }
+    }
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -165,11 +285,16 @@ const maxLossFree = tools.map((t) => {
   const ok = sweep.filter((s) => s.tool === t.name && s.lossFree);
   return { tool: t.name, maxLossFreeHz: ok.length ? Math.max(...ok.map((s) => s.achievedHz)) : null };
 });
+const maxLossFreeNodeEventsPerS = [...new Set(nodeSweep.map((s) => s.tool))].map((tool) => {
+  const ok = nodeSweep.filter((s) => s.tool === tool && s.lossFree && s.nodeEventsPerS !== null);
+  const best = ok.reduce((a, b) => (!a || b.nodeEventsPerS > a.nodeEventsPerS ? b : a), undefined);
+  return { tool, nodeEventsPerS: best?.nodeEventsPerS ?? null, graphsPerS: best?.achievedGraphsPerS ?? null };
+});
 const out = {
   kind: 'throughput', smoke: opt.smoke, date: new Date().toISOString(),
   machine: `${cpus().length} CPUs, ${cpus()[0]?.model ?? '?'}`,
   command: `node bench/throughput.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-  sweep, maxLossFree, bias, unavailable,
+  sweep, maxLossFree, bias, nodeSweep, maxLossFreeNodeEventsPerS, unavailable,
 };
 const f = (x, n = 2) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(n));
 console.log([
@@ -179,8 +304,18 @@ console.log([
   '|---|---|---|---|---|---|---|---|',
   ...sweep.map((s) => `| ${s.tool} | ${s.requestedHz} | ${f(s.achievedHz, 0)} | ${s.events} / ${s.expectedEvents} | ${s.lost} | ${s.lossFree ? 'yes' : 'no'} | ${f(s.toolCpuSPerMillionEvents)} | ${f(s.traceBytesPerEvent)} |`),
   '',
+  ...(nodeSweep.length ? [
+    `graph_target (real GGML CPU backend, ${nodeSweep[0].cpuLib.split('/').pop()}): ${nodeSweep[0].nodesPerGraph} nodes x ${nodeSweep[0].threads} threads per graph, ${opt.seconds} s per rate`,
+    '',
+    '| tool | requested graphs/s | kept graphs/s | node events/s | node events / expected | lost | loss-free | tool CPU s per M events | trace B/event |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...nodeSweep.map((s) => `| ${s.tool} | ${s.requestedGraphsPerS} | ${f(s.achievedGraphsPerS, 0)} | ${f(s.nodeEventsPerS, 0)} | ${s.nodeEvents} / ${s.expectedNodeEvents}${s.extraNodeEvents ? ` (+${s.extraNodeEvents} other ggml_barrier calls)` : ''} | ${s.lost} | ${s.lossFree ? 'yes' : 'no'} | ${f(s.toolCpuSPerMillionEvents)} | ${f(s.traceBytesPerEvent)} |`),
+    '',
+    `largest loss-free node-event rate: ${maxLossFreeNodeEventsPerS.map((m) => `${m.tool} ${m.nodeEventsPerS === null ? 'none' : `${f(m.nodeEventsPerS, 0)}/s (${f(m.graphsPerS, 0)} graphs/s)`}`).join('; ')}`,
+    '',
+  ] : []),
   ...bias.map((b) => `timing bias (${b.tool}, ${b.workNs} ns calls): caller sees +${f(b.addedCallerNsMedian, 0)} ns per call (IQR ${f(b.addedCallerNsIqr[0], 0)} .. ${f(b.addedCallerNsIqr[1], 0)}); ` +
     (b.traceMinusTrueNsIqr ? `traced duration - true = ${f(b.traceMinusTrueNsMedian, 0)} ns (IQR ${f(b.traceMinusTrueNsIqr[0], 0)} .. ${f(b.traceMinusTrueNsIqr[1], 0)})` : 'no durations read back')),
-  ...unavailable.map((u) => `unavailable: ${u.tool}: ${u.reason}`),
+  ...unavailable.map((u) => `unavailable${u.sweep && u.tool !== 'node sweep' ? ` (${u.sweep} sweep)` : ''}: ${u.tool}: ${u.reason}`),
 ].join('\n'));
 if (opt.json) writeFileSync(opt.json, JSON.stringify(out, null, 2));

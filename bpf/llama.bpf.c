@@ -181,6 +181,7 @@ int BPF_UPROBE(token_enter, void *lctx)
 	s->token_ctx = (__u64)lctx;
 	s->token_n_tokens = n_tokens;
 	s->token_level = level_now;
+	s->token_graphs = 0;
 	if (level_gate && sample_every > 1) {
 		__u64 n = __sync_fetch_and_add(&tokens_started, 1) + 1;
 
@@ -216,6 +217,8 @@ int BPF_URETPROBE(token_exit, int ret)
 	e->ctx = s->token_ctx;
 	e->n_tokens = s->token_n_tokens;
 	e->result = ret;
+	e->graphs = s->token_graphs;
+	e->pad = 0;
 	s->token_start_ns = 0;
 	/* Tokens are rare and drive the live QoS view and level switching:
 	 * wake the reader (0 would not: the kernel wakes it only when it has
@@ -316,6 +319,8 @@ int BPF_UPROBE(graph_enter, void *cgraph)
 	__s32 n_nodes = 0;
 
 	s = thread_state(tid);
+	if (s && s->token_start_ns)
+		s->token_graphs++;
 	/* Stopping: only graphs of a token still in flight. */
 	if (stopping && (!s || !s->token_start_ns))
 		return 0;
@@ -886,6 +891,12 @@ int BPF_UPROBE(backend_graph_enter, void *backend, void *cgraph)
 	e->pad = 0;
 	bpf_probe_read_user(&e->n_nodes, sizeof(e->n_nodes), cgraph + layout.cgraph_n_nodes);
 	e->graph_id = is_cpu_guid(e->guid) ? 0 : __sync_fetch_and_add(&next_graph_id, 1) + 1;
+	if (e->graph_id) { /* CPU graphs are counted by graph_enter, in the CPU library */
+		struct pi_thread_state *s = bpf_map_lookup_elem(&threads, &tid);
+
+		if (s && s->token_start_ns)
+			s->token_graphs++;
+	}
 	e->ts_ns = now;
 	e->backend = (__u64)backend;
 	e->cgraph = (__u64)cgraph;

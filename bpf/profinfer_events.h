@@ -59,6 +59,11 @@ struct pi_token_event {
 	__u64 ctx;
 	__s32 n_tokens;
 	__s32 result;
+	/* CPU compute graphs (and graphs of other backends) the call ran while
+	 * its probes were attached: 0 for a successful call means its graphs
+	 * ran before the engine's library was attached. */
+	__u32 graphs;
+	__u32 pad;
 };
 
 struct pi_graph_begin_event {
@@ -229,6 +234,8 @@ struct pi_thread_state {
 	__u32 node_ith;
 	__u32 token_level; /* level_now when this thread's llama_decode began (enum pi_level) */
 	__u64 graph_id; /* graph this thread started (graph_enter) */
+	__u32 token_graphs; /* graphs seen inside this thread's llama_decode */
+	__u32 pad;
 };
 
 /* Backends (collector-c/src/backend_ids.c, backend_probes.c): the generic

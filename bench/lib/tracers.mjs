@@ -11,22 +11,38 @@ import { bccEnv, bpftraceMissing, perfMissing } from './tools.mjs';
 const benchDir = resolve(import.meta.dirname, '..');
 const count = (text, re) => (text.match(re) ?? []).length;
 
-/** profinferd at one level: its own summary line gives events, loss, CPU and RSS. */
-function profinferdTracer(profinferd, level) {
-  const [collectorLevel, nodeProbes] = level === 'node-two' ? ['node', 'two'] : [level, undefined];
+/**
+ * The profinferd configurations issue 11 compares, each one step more than the
+ * last: token + graph, + graph structure, every node on every thread, + the
+ * scheduler, + counters (software ones: this VM has no hardware PMU), and node
+ * level sampled on one llama_decode call in 8.
+ */
+export const PROFINFERD_CONFIGS = {
+  token: ['--level', 'token'],
+  graph: ['--level', 'graph', '--no-structure'],
+  structure: ['--level', 'graph'],
+  node: ['--level', 'node'],
+  'node-two': ['--level', 'node', '--node-probes', 'two'],
+  sched: ['--level', 'node', '--sched'],
+  counters: ['--level', 'node', '--sched', '--counters', 'task-clock,page-faults,context-switches'],
+  sampled: ['--level', 'node', '--sample-every', '8'],
+};
+
+/** profinferd in one configuration: its own summary line gives events, loss, CPU and RSS. */
+function profinferdTracer(profinferd, config) {
   return {
-    name: `profinferd-${level}`,
+    name: `profinferd-${config}`,
     missing: () => undefined,
     wrap: (cmd, dir) => ({
-      argv: [profinferd, 'record', '-o', join(dir, 'run.pftrace'), '--level', collectorLevel,
-        ...(nodeProbes ? ['--node-probes', nodeProbes] : []), '--', ...cmd],
+      argv: [profinferd, 'record', '-o', join(dir, 'run.pftrace'), ...PROFINFERD_CONFIGS[config], '--', ...cmd],
       files: { trace: join(dir, 'run.pftrace') },
     }),
     collect: (r, files) => {
       const m = /Recorded (\d+) tokens, (\d+) graphs, (\d+) node events .*; lost (\d+); .*peak RSS ([\d.]+) MB, CPU ([\d.]+) s/.exec(r.stderr);
       if (!m) throw new Error(`no profinferd summary in: ${r.stderr.slice(-800)}`);
+      const sched = /, (\d+) scheduler events;/.exec(r.stderr);
       return {
-        events: 2 * (+m[1] + +m[2]) + +m[3], lost: +m[4], traceBytes: statSync(files.trace).size,
+        events: 2 * (+m[1] + +m[2]) + +m[3] + (sched ? +sched[1] : 0), lost: +m[4], traceBytes: statSync(files.trace).size,
         selfCpuS: +m[6], selfRssMB: +m[5],
       };
     },
@@ -37,23 +53,29 @@ function profinferdTracer(profinferd, level) {
  * bpftrace script with profinferd's probes. Debian's bpftrace 0.17 is built
  * without libbfd and refuses any probe inside a function ("Can't check if uprobe
  * is in proper place"), so a call-site probe becomes a probe at the callee's entry
- * (GOMP_barrier in libgomp for the OpenMP build): the same hits per node and
- * thread plus the callee's other callers, and the counter register is still the
- * caller's there (callee-saved, not yet touched). Filtered to the target's pid.
+ * (GOMP_barrier in libgomp for the OpenMP build, ggml_barrier for the pthread
+ * one): the same hits per node and thread plus the callee's other callers. The
+ * counter is still the caller's there: a callee-saved register not yet touched,
+ * or the caller's stack slot, one return address (8 bytes) above the callee's sp.
+ * Filtered to the target's pid.
  */
 export function bpftraceScript(plan) {
   const lines = [];
   const seen = new Set();
   for (const p of plan.probes) {
     let where;
-    if (!p.callee && p.offset === 0) where = `${p.ret ? 'uretprobe' : 'uprobe'}:${plan.binary}:${p.symbol}`;
+    // Function entries: profinferd may step over an endbr64 (+4); the same hit for bpftrace.
+    // Paths are quoted: node-llama-cpp's contain '@', a map sigil to bpftrace.
+    if (!p.callee && p.offset <= 4) where = `${p.ret ? 'uretprobe' : 'uprobe'}:"${p.binary}":${p.symbol}`;
     else if (p.callee) {
-      const lib = libraryDefining(plan.binary, p.callee) ?? plan.binary;
-      where = `uprobe:${lib}:${p.callee}`;
+      const lib = libraryDefining(p.binary, p.callee) ?? p.binary;
+      where = `uprobe:"${lib}":${p.callee}`;
     } else throw new Error(`bpftrace cannot probe ${p.symbol}+${p.offset} here (no offset support) and it is no call site`);
     if (seen.has(where)) continue;
     seen.add(where);
-    const arg = p.counterReg ? `reg("${p.counterReg}")` : '0';
+    let arg = '0';
+    if (p.counterReg) arg = `reg("${p.counterReg}")`;
+    else if (p.counterSlot) arg = `*(int32 *)uptr(reg("${p.counterSlot.reg.replace(/^r/, '')}") + ${p.counterSlot.offset + (p.callee ? 8 : 0)})`;
     lines.push(`${where} /pid == cpid/ { printf("${p.name},%d,%d,%llu,%d\\n", pid, tid, nsecs, ${arg}); }`);
   }
   return lines.join('\n') + '\n';
@@ -66,7 +88,11 @@ function bpftraceTracer(plan) {
     wrap: (cmd, dir) => {
       const script = join(dir, 'node_probes.bt');
       writeFileSync(script, bpftraceScript(plan));
-      return { argv: ['bpftrace', '-o', join(dir, 'bpftrace.csv'), script, '-c', cmd.join(' ')], files: { trace: join(dir, 'bpftrace.csv') } };
+      // bpftrace -c splits its command at spaces: a script that execs it keeps
+      // arguments with spaces whole (and the pid bpftrace filters on).
+      const run = join(dir, 'run.sh');
+      writeFileSync(run, `exec ${cmd.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')}\n`, { mode: 0o755 });
+      return { argv: ['bpftrace', '-o', join(dir, 'bpftrace.csv'), script, '-c', `/bin/sh ${run}`], files: { trace: join(dir, 'bpftrace.csv') } };
     },
     collect: (r, files) => {
       const text = readFileSync(files.trace, 'utf8');
@@ -121,12 +147,14 @@ function perfTracer() {
   };
 }
 
-/** Tracers by name: profinferd-token|graph|node|node-two, bcc, bpftrace, perf. */
+const TOOL_NAMES = [...Object.keys(PROFINFERD_CONFIGS).map((c) => `profinferd-${c}`), 'bcc', 'bpftrace', 'perf'];
+
+/** Tracers by name: profinferd-<config> (PROFINFERD_CONFIGS), bcc, bpftrace, perf. */
 export function makeTracer(name, { profinferd, plan, cacheDir }) {
-  const pd = /^profinferd-(token|graph|node|node-two)$/.exec(name);
-  if (pd) return profinferdTracer(profinferd, pd[1]);
+  const config = name.startsWith('profinferd-') ? name.slice('profinferd-'.length) : undefined;
+  if (config && Object.hasOwn(PROFINFERD_CONFIGS, config)) return profinferdTracer(profinferd, config);
   if (name === 'bpftrace') return bpftraceTracer(plan);
   if (name === 'bcc') return bccTracer(plan, cacheDir);
   if (name === 'perf') return perfTracer();
-  throw new Error(`unknown tool '${name}': use profinferd-token, profinferd-graph, profinferd-node, profinferd-node-two, bcc, bpftrace, perf`);
+  throw new Error(`unknown tool '${name}': use ${TOOL_NAMES.join(', ')}`);
 }

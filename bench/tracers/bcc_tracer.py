@@ -5,8 +5,8 @@ event per hit, and a Python reader that writes one CSV line per event.
 
     bcc_tracer.py --plan PLAN.json --csv OUT.csv --stats STATS.json -- CMD [ARGS...]
 
-PLAN.json is bench/lib/probe_plan.mjs's plan ({binary, probes: [{name, symbol,
-offset, ret, counterReg}]}). Attaches every probe, starts CMD, reads events until
+PLAN.json is bench/lib/probe_plan.mjs's plan ({probes: [{binary, name, symbol,
+offset, ret, counterReg | counterSlot}]}). Attaches every probe, starts CMD, reads events until
 CMD exits, drains the buffers, and writes STATS.json: events, lost (perf-buffer
 lost-sample callbacks), and this process's CPU seconds and peak RSS while CMD ran.
 Exits with CMD's status.
@@ -71,22 +71,32 @@ def main():
     with open(args.plan) as f:
         plan = json.load(f)
     probes = plan.get("probes")
-    if not isinstance(probes, list) or not probes or not isinstance(plan.get("binary"), str):
-        sys.exit("bcc_tracer: %s is not a probe plan (need binary and probes)" % args.plan)
+    if not isinstance(probes, list) or not probes or not all(isinstance(p.get("binary"), str) for p in probes):
+        sys.exit("bcc_tracer: %s is not a probe plan (need probes, each with its binary)" % args.plan)
 
     text = PROGRAM
     for i, p in enumerate(probes):
         reg = p.get("counterReg")
+        slot = p.get("counterSlot")
         if reg is not None and reg not in ("r12", "r13", "r14", "r15", "rbx", "rbp"):
             sys.exit("bcc_tracer: unexpected counter register %r in the plan" % reg)
-        arg = "(u32)ctx->%s" % reg if reg else "0"
-        text += "int probe_%d(struct pt_regs *ctx) { return emit(ctx, %d, %s); }\n" % (i, i, arg)
+        if slot is not None and (slot.get("reg") not in ("rsp", "rbp") or not 0 <= int(slot.get("offset", -1)) < 4096):
+            sys.exit("bcc_tracer: unexpected counter stack slot %r in the plan" % slot)
+        if reg:
+            text += "int probe_%d(struct pt_regs *ctx) { return emit(ctx, %d, (u32)ctx->%s); }\n" % (i, i, reg)
+        elif slot:
+            # The loop counter lives in the caller's frame: read it as profinferd does.
+            text += ("int probe_%d(struct pt_regs *ctx) { u32 v = 0; "
+                     "bpf_probe_read_user(&v, sizeof(v), (void *)(ctx->%s + %d)); return emit(ctx, %d, v); }\n"
+                     % (i, slot["reg"][1:], int(slot["offset"]), i))
+        else:
+            text += "int probe_%d(struct pt_regs *ctx) { return emit(ctx, %d, 0); }\n" % (i, i)
     b = BPF(text=text)
     for i, p in enumerate(probes):
         if p.get("ret"):
-            b.attach_uretprobe(name=plan["binary"], sym=p["symbol"], fn_name="probe_%d" % i)
+            b.attach_uretprobe(name=p["binary"], sym=p["symbol"], fn_name="probe_%d" % i)
         else:
-            b.attach_uprobe(name=plan["binary"], sym=p["symbol"], sym_off=int(p["offset"]), fn_name="probe_%d" % i)
+            b.attach_uprobe(name=p["binary"], sym=p["symbol"], sym_off=int(p["offset"]), fn_name="probe_%d" % i)
 
     counts = {"events": 0, "lost": 0}
     names = [p["name"] for p in probes]

@@ -105,6 +105,10 @@ struct pi_collector {
 	bool layout_user;
 	bool layout_chosen;  /* and SessionInfo written */
 	bool saw_graph_uid;  /* some engine file has ggml_graph_next_uid */
+	/* Some file's compute loop has node probes: tokens are node-complete
+	 * only from then on (a library dlopen'ed just before its first graph
+	 * runs is attached a few ms after its code starts). */
+	bool node_code_attached;
 	struct pending_names pending_names[PI_MAX_TARGETS]; /* until SessionInfo */
 	size_t n_pending_names;
 	bool layout_checked;
@@ -141,6 +145,8 @@ struct pi_collector {
 };
 
 static void choose_layout_now(struct pi_collector *c);
+static void open_node_span(struct level_state *lv, uint64_t ts);
+static void rescan_now(struct pi_collector *c);
 static void on_token(struct pi_collector *c, const struct pi_token_event *e);
 static int level_init(struct pi_collector *c, char *err, size_t errlen);
 static void level_poll(struct pi_collector *c);
@@ -398,8 +404,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(&hdr, data, sizeof(hdr));
 	c->stats.events++;
-	if (hdr.kind != PI_EV_LIB_LOADED)
-		choose_layout_now(c); /* the engine runs: SessionInfo must precede its records */
+	if (hdr.kind != PI_EV_LIB_LOADED) {
+		/* The engine runs: SessionInfo must precede its records. The
+		 * libraries the loader announced first decide the layout. */
+		if (!c->layout_chosen)
+			rescan_now(c);
+		choose_layout_now(c);
+	}
 	describe_target(c, hdr.tgid);
 	if (hdr.kind < PI_EV_KIND_MAX)
 		c->recorded[hdr.kind]++;
@@ -704,11 +715,13 @@ static int attach_backends(struct pi_collector *c, pid_t pid, const char *path, 
 	bool cheap;
 	int e;
 
-	choose_layout_now(c); /* the probes read tensors and graphs with it */
+	/* Each probe below reads tensors and graphs with the layout: it is
+	 * chosen before the first one attaches (not for a file with none). */
 	if (c->o.level >= PI_LEVEL_GRAPH && (s = pi_elf_file__find(f, "ggml_backend_graph_compute_async"))) {
 		int64_t off = pi_elf_file__file_offset(f, pi_code_scan__entry_probe(f, s, &cheap));
 		unsigned long at = off;
 
+		choose_layout_now(c);
 		if (off < 0 ||
 		    (e = pi_uprobe__attach(c->skel->progs.backend_graph_enter, c->multi, false, pid, path, &at,
 					   NULL, 1, keep_link, c)) ||
@@ -737,6 +750,8 @@ static int attach_backends(struct pi_collector *c, pid_t pid, const char *path, 
 			calls[i] = a;
 			afters[i] = b;
 		}
+		if (n > 0)
+			choose_layout_now(c);
 		if (n > 0 &&
 		    ((e = pi_uprobe__attach(c->skel->progs.backend_graph_enter, c->multi, false, pid, path, calls, NULL,
 					    n, keep_link, c)) ||
@@ -781,6 +796,7 @@ static int attach_backends(struct pi_collector *c, pid_t pid, const char *path, 
 		}
 		off = pi_elf_file__file_offset(g ? g : f, pi_code_scan__entry_probe(g ? g : f, fn, &cheap));
 		at = off;
+		choose_layout_now(c);
 		e = off < 0 ? -ENOENT
 			    : pi_uprobe__attach(c->skel->progs.backend_node_enter, c->multi, false, pid, path, &at,
 						&cookie, 1, keep_link, c);
@@ -850,6 +866,11 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 			for (size_t i = 0; i < plan.n_missing; i++)
 				fprintf(stderr, "warning: %s: no %s: %s\n", path, plan.missing[i].symbol,
 					plan.missing[i].detail_lost);
+			if (plan.has_node && !c->node_code_attached) {
+				c->node_code_attached = true;
+				if (c->lv.bpf_level >= PI_LEVEL_NODE)
+					open_node_span(&c->lv, now_ns());
+			}
 			if (c->o.level >= PI_LEVEL_NODE && plan.has_graph && !plan.has_node)
 				fprintf(stderr, "warning: %s: node level unavailable, recording graphs only\n",
 					path);
@@ -879,6 +900,20 @@ static int scan_pid(struct pi_collector *c, pid_t pid, char *err, size_t errlen)
 		set_err(err, errlen, "failed to read the mappings of process %d: %s", (int)pid,
 			strerror(-e));
 		return e;
+	}
+	/* The layout is chosen when the first file with graph code attaches,
+	 * from whether any file defines ggml_graph_next_uid (libggml-base).
+	 * Mappings come in address order, where a dlopen'ed CPU backend can
+	 * precede libggml-base: look at them all first. */
+	for (size_t i = 0; i < n && !c->layout_chosen && !c->saw_graph_uid; i++) {
+		static const char *const uid_prefix[] = { "ggml_graph_next_uid", NULL };
+		struct pi_elf_file *f;
+
+		if (find_module(c, pid, files[i].dev, files[i].inode) ||
+		    pi_elf_file__open(files[i].path, uid_prefix, &f))
+			continue;
+		c->saw_graph_uid = pi_elf_file__find(f, "ggml_graph_next_uid") != NULL;
+		pi_elf_file__free(f);
 	}
 	for (size_t i = 0; i < n && !e; i++)
 		e = attach_file(c, pid, files[i].path, files[i].dev, files[i].inode, err, errlen);
@@ -1182,6 +1217,19 @@ static void read_lost(struct pi_collector *c)
 	free(vals);
 }
 
+/* Libraries loaded since: attach as soon as possible (their code may run
+ * meanwhile; tokens are node-complete only once a compute loop is attached). */
+static void rescan_now(struct pi_collector *c)
+{
+	while (c->n_rescan) {
+		pid_t pid = c->rescan[--c->n_rescan];
+		char err[512];
+
+		if (scan_pid(c, pid, err, sizeof(err)) && c->o.verbose)
+			fprintf(stderr, "warning: %s\n", err);
+	}
+}
+
 int pi_collector__poll(struct pi_collector *c, int timeout_ms)
 {
 	int n = ring_buffer__poll(c->rb, timeout_ms);
@@ -1192,14 +1240,7 @@ int pi_collector__poll(struct pi_collector *c, int timeout_ms)
 		n = ring_buffer__consume(c->rb);
 	if (n < 0)
 		return n;
-	/* Libraries loaded since: attach before their code runs. */
-	while (c->n_rescan) {
-		pid_t pid = c->rescan[--c->n_rescan];
-		char err[512];
-
-		if (scan_pid(c, pid, err, sizeof(err)) && c->o.verbose)
-			fprintf(stderr, "warning: %s\n", err);
-	}
+	rescan_now(c);
 	/* Scheduler batches follow SessionInfo, which the layout decision writes. */
 	if (c->sched && c->layout_chosen)
 		pi_sched_tracer__flush(c->sched, now_ns(), false);
@@ -1357,6 +1398,8 @@ void pi_collector__stats(const struct pi_collector *c, struct pi_collector_stats
 	s->unattributed = as->node_unattributed + as->node_unresolved;
 	s->bytes_written = pi_writer__stats(c->w).bytes_written;
 	s->output_lost = pi_emit__failed(c->emit) + pi_writer__stats(c->w).packets_failed;
+	if (c->sched)
+		pi_sched_tracer__counts(c->sched, &s->sched_events, &s->sched_lost);
 }
 
 /* ---- level switching, sampling and QoS ---------------------------------
@@ -1489,7 +1532,7 @@ static int set_bpf_level(struct pi_collector *c, enum pi_level to, const char *r
 				fprintf(stderr, "debug: level %s: probes attached in %.3f ms\n", level_name(to),
 					(now_ns() - t0) / 1e6);
 		}
-		if (to >= PI_LEVEL_NODE)
+		if (to >= PI_LEVEL_NODE && c->node_code_attached)
 			open_node_span(lv, now_ns());
 	}
 	c->skel->data->level_now = to;
@@ -1633,7 +1676,11 @@ static void on_token(struct pi_collector *c, const struct pi_token_event *e)
 	uint64_t seq = ++c->token_seq;
 	enum pi_level ran = e->hdr.flags >= PI_LEVEL_TOKEN && e->hdr.flags <= PI_LEVEL_NODE
 				    ? (enum pi_level)e->hdr.flags : PI_LEVEL_TOKEN;
-	bool node = ran >= PI_LEVEL_NODE && node_span_covers(lv, e->start_ns, e->end_ns);
+	/* Node-complete: node probes attached over the whole call, and they saw
+	 * its graphs (none seen by a call that succeeded: its graphs ran before
+	 * the library computing them was attached, e.g. just dlopen'ed). */
+	bool node = ran >= PI_LEVEL_NODE && node_span_covers(lv, e->start_ns, e->end_ns) &&
+		    (e->graphs > 0 || e->result != 0 || e->n_tokens <= 0);
 	char why[128] = "";
 	enum pi_level want;
 
@@ -1669,8 +1716,7 @@ static int level_init(struct pi_collector *c, char *err, size_t errlen)
 		set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	if (lv->bpf_level >= PI_LEVEL_NODE)
-		open_node_span(lv, 0);
+	/* The node span opens when the first compute loop is attached. */
 	c->skel->data->level_now = lv->bpf_level;
 	/* The gate is set from the start where the level will move, and at the
 	 * first pi_collector__set_level otherwise. */

@@ -59,6 +59,9 @@ struct pi_collector_stats {
 	 * named from their backend's guid, probe spec calls recorded, and
 	 * those whose tensor could not be read (recorded without op/name). */
 	uint64_t backend_graphs, cpu_graphs_by_guid, backend_nodes, backend_nodes_unread;
+	/* --sched: scheduler events recorded, and lost (not reserved in BPF,
+	 * or dropped before they were written). */
+	uint64_t sched_events, sched_lost;
 };
 
 /* Returns 0 or -errno; writes a one-line reason into err. */

@@ -330,16 +330,19 @@ static bool pid_alive(pid_t pid)
 
 static void print_summary(const struct pi_collector_stats *s, const char *out, const char *why)
 {
+	char sched[64] = "";
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
+	if (s->sched_events || s->sched_lost)
+		snprintf(sched, sizeof(sched), ", %llu scheduler events", (unsigned long long)s->sched_events);
 	fprintf(stderr,
-		"profinferd: %s. Recorded %llu tokens, %llu graphs, %llu node events (%llu structures); "
+		"profinferd: %s. Recorded %llu tokens, %llu graphs, %llu node events (%llu structures)%s; "
 		"lost %llu; %.2f MB written to %s; peak RSS %.1f MB, CPU %.2f s\n",
 		why, (unsigned long long)s->tokens, (unsigned long long)s->graphs,
-		(unsigned long long)s->node_rows, (unsigned long long)s->structures,
-		(unsigned long long)(s->lost_total + s->unattributed + s->output_lost), s->bytes_written / 1e6, out,
-		ru.ru_maxrss / 1024.0,
+		(unsigned long long)s->node_rows, (unsigned long long)s->structures, sched,
+		(unsigned long long)(s->lost_total + s->unattributed + s->output_lost + s->sched_lost),
+		s->bytes_written / 1e6, out, ru.ru_maxrss / 1024.0,
 		ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	if (s->backend_graphs || s->cpu_graphs_by_guid || s->backend_nodes)
 		fprintf(stderr, "profinferd: backends: %llu CPU graphs named from their backend's guid, %llu "

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAddon, type Addon } from '../../host/src/native/addon.js';
 import { recordLocal, resolveExecutable, LocalRecordError } from '../../host/src/native/local_record.js';
-import { bpfObjectsOf, ggmlFacts, readTrace, requireRoot, type GgmlFacts } from '../support/collector.js';
+import { bpfObjectsOf, ggmlFacts, lossByKind, readTrace, requireRoot, type GgmlFacts } from '../support/collector.js';
 import { llamaBin, parseLlamaPerf } from '../support/llama_cpp.js';
 import { ensureModel } from '../support/models.js';
 import { expectGraphsInsideTokens, expectNoLoss, expectNodeAccounting, expectTokenSequence } from '../collector/invariants.js';
@@ -51,6 +51,7 @@ describe('in-process recording of llama-simple (tiny q8_0)', () => {
     expect(t.error).toBeUndefined();
     expect(t.sessionEnd?.reason).toBe('target exited');
     expect(result.stats.tokens).toBe(t.tokens.length);
+    expect(result.stats.schedulerEvents).toBe(0); // not asked for
   });
 
   it('records every llama_decode, graph and node like profinferd does', async () => {
@@ -66,6 +67,17 @@ describe('in-process recording of llama-simple (tiny q8_0)', () => {
     expectGraphsInsideTokens(t);
     expectNodeAccounting(t, facts);
     expectNoLoss(t);
+  });
+
+  it('with sched: counts the scheduler events the trace holds, and loses none', async () => {
+    const schedOut = join(dir, 'sched.pftrace');
+    const command = [llamaBin('llama-simple'), '-m', ensureModel('tiny', 'q8_0'), '-n', '4', 'Hello my name is'];
+    const r = await recordLocal(addon, { command }, { output: schedOut, level: 'node', sched: true }, { capture: true });
+    const t = await readTrace(schedOut);
+    const recorded = lossByKind(t.sessionEnd?.totals?.recorded)[5]; // EVENT_KIND_SCHED
+    expect(r.stats.schedulerEvents).toBeGreaterThan(0);
+    expect(BigInt(r.stats.schedulerEvents)).toBe(recorded);
+    expect(r.stats.lost).toBe(0);
   });
 
   it('holds no BPF program, map or link once stopped', () => {

@@ -32,9 +32,13 @@ afterAll(() => {
 // Asynchronous: a blocking child would starve vitest's worker RPC on a loaded machine.
 const execFileP = promisify(execFile);
 
-/** Runs `node bench/SCRIPT --smoke --json OUT ...` and returns the parsed JSON and stdout. */
-async function smoke(script: string, ...args: string[]): Promise<{ json: any; stdout: string }> {
-  const out = join(dir, `${script}.json`);
+/** Runs `node bench/SCRIPT --smoke --json OUT ...` and returns the parsed JSON and stdout (OUT: SCRIPT.json). */
+function smoke(script: string, ...args: string[]): Promise<{ json: any; stdout: string }> {
+  return smokeAs(`${script}.json`, script, ...args);
+}
+
+async function smokeAs(name: string, script: string, ...args: string[]): Promise<{ json: any; stdout: string }> {
+  const out = join(dir, name);
   const { stdout } = await execFileP('node', [join(REPO_ROOT, 'bench', script), '--smoke', '--json', out, ...args], {
     cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000, maxBuffer: 16 << 20,
   });
@@ -55,8 +59,9 @@ function expectUnavailableExplained(json: any, asked: string[]): void {
 
 describe('bench smoke runs (shape and events, never timings)', { timeout: 300_000 }, () => {
   it('compare.mjs: every tool recorded events or says why it could not run', async () => {
-    const tools = ['profinferd-graph', 'profinferd-node', 'bcc', 'bpftrace', 'perf'];
-    const { json, stdout } = await smoke('compare.mjs', '--tools', tools.join(','));
+    const tools = ['profinferd-graph', 'profinferd-structure', 'profinferd-node', 'profinferd-sched', 'profinferd-counters',
+      'profinferd-sampled', 'bcc', 'bpftrace', 'perf'];
+    const { json, stdout } = await smoke('compare.mjs'); // every tool by default
     expect(json.kind).toBe('compare');
     expect(json.smoke).toBe(true);
     expect(stdout).toContain('SMOKE');
@@ -74,7 +79,23 @@ describe('bench smoke runs (shape and events, never timings)', { timeout: 300_00
     // Same probes, same run shape: node-level tools see far more events than graph level.
     const events = Object.fromEntries(json.results.map((r: any) => [r.tool, r.eventsPerRun]));
     expect(events['profinferd-node']).toBeGreaterThan(events['profinferd-graph']);
-    if (events.bcc !== undefined) expect(events.bcc).toBeGreaterThan(events['profinferd-graph']);
+    expect(events['profinferd-structure']).toBe(events['profinferd-graph']); // same tokens and graphs
+    expect(events['profinferd-sched'], 'scheduler events on top of the node events').toBeGreaterThan(events['profinferd-node']);
+    expect(events['profinferd-sampled']).toBeLessThan(events['profinferd-node']);
+    if (events.bcc !== undefined) expect(events.bcc).toBe(events['profinferd-node']); // the same probes
+  });
+
+  it('compare.mjs --workload node-llama-cpp: the competitors probe the libraries node-llama-cpp really loaded', async () => {
+    const tools = ['profinferd-node', 'bcc', 'bpftrace'];
+    const { json } = await smokeAs('compare-nlc.json', 'compare.mjs', '--workload', 'node-llama-cpp', '--tools', tools.join(','));
+    expect(json.workload).toMatch(/node-llama-cpp/);
+    expectUnavailableExplained(json, tools);
+    const events = Object.fromEntries(json.results.map((r: any) => [r.tool, r.eventsPerRun]));
+    expect(events['profinferd-node'], 'profinferd saw no nodes in node-llama-cpp').toBeGreaterThan(100);
+    // Same plan (libllama + the libggml-cpu variant from /proc/PID/maps): the same events.
+    if (events.bcc !== undefined) expect(events.bcc).toBe(events['profinferd-node']);
+    if (events.bpftrace !== undefined) expect(events.bpftrace).toBeGreaterThanOrEqual(events['profinferd-node']);
+    for (const r of json.results) expect(finite(r.decodeSlowdownPct), `${r.tool} decode`).toBe(true);
   });
 
   it('eval_callback.mjs: llama-eval-callback printed tensors and the prompt decode was timed', async () => {
@@ -90,7 +111,7 @@ describe('bench smoke runs (shape and events, never timings)', { timeout: 300_00
   it('throughput.mjs: counts match the target\'s own call count; bias measured', async () => {
     const { json } = await smoke('throughput.mjs');
     expect(json.kind).toBe('throughput');
-    expectUnavailableExplained(json, ['profinferd-token', 'bcc', 'bpftrace']);
+    expectUnavailableExplained(json, ['profinferd-token', 'bcc', 'bpftrace', 'node sweep']);
     expect(json.sweep.length).toBeGreaterThan(0);
     for (const s of json.sweep) {
       expect(s.calls, `${s.tool}: target made no calls`).toBeGreaterThan(0);
@@ -105,6 +126,35 @@ describe('bench smoke runs (shape and events, never timings)', { timeout: 300_00
     const pd = json.bias.find((b: any) => b.tool === 'profinferd-token');
     expect(finite(pd.addedCallerNsMedian)).toBe(true);
     expect(finite(pd.traceMinusTrueNsMedian)).toBe(true);
+
+    // Node sweep (graph_target on node-llama-cpp's real GGML CPU backend): only
+    // unavailable where node-llama-cpp is not installed, and then it says why.
+    const { nlcInstalled } = await import('../support/engine.js');
+    const nodeUnavailable = json.unavailable.find((u: any) => u.tool === 'node sweep');
+    if (!nlcInstalled()) {
+      expect(String(nodeUnavailable?.reason)).toMatch(/node-llama-cpp|headers/);
+      return;
+    }
+    expect(nodeUnavailable, `node sweep unavailable: ${nodeUnavailable?.reason}`).toBeUndefined();
+    const node = json.nodeSweep.find((s: any) => s.tool === 'profinferd-node');
+    expect(node, 'no profinferd-node row in nodeSweep').toBeDefined();
+    for (const tool of ['bcc', 'bpftrace']) {
+      const listed = json.unavailable.some((u: any) => u.tool === tool && u.sweep === 'node');
+      expect(listed || json.nodeSweep.some((s: any) => s.tool === tool), `${tool}: no node-sweep row and not listed unavailable`).toBe(true);
+    }
+    for (const s of json.nodeSweep) {
+      expect(s.calls, `${s.tool}: target computed no graphs`).toBeGreaterThan(0);
+      // The target's own counts: every thread passes one barrier call per node.
+      expect(s.expectedNodeEvents).toBe(s.calls * s.nodesPerGraph * s.threads);
+      expect(s.nodeEvents, `${s.tool} recorded no node events`).toBeGreaterThan(0);
+    }
+    expect(node.nodeEvents).toBeGreaterThan(0);
+    expect(node.nodeEvents, `profinferd-node: ${node.nodeEvents} node events for ${node.expectedNodeEvents} expected`).toBe(node.expectedNodeEvents);
+    expect(node.lost).toBe(0);
+    expect(node.events).toBe(node.expectedEvents); // one token and one graph per call too
+    expect(node.lossFree).toBe(true);
+    const best = json.maxLossFreeNodeEventsPerS.find((m: any) => m.tool === 'profinferd-node');
+    expect(best.nodeEventsPerS).toBeGreaterThan(0);
   });
 
   it('fidelity.mjs: engine totals and eval-callback order were read and compared', async () => {
@@ -127,8 +177,17 @@ describe('bench smoke runs (shape and events, never timings)', { timeout: 300_00
     expect(finite(node.lost)).toBe(true);
   });
 
+  it('host_rate.mjs: decode, analysis and export rates of profinfer-host', async () => {
+    const { json } = await smoke('host_rate.mjs');
+    expect(json.kind).toBe('host');
+    expect(json.nodeEvents).toBeGreaterThan(10_000);
+    for (const k of ['decodeMPerS', 'analysisEndToEndMPerS', 'perfettoExportMPerS', 'modelBytesPerEvent', 'traceBytesPerNodeEvent', 'perfettoBytesPerNodeEvent']) {
+      expect(json[k] > 0, `${k} = ${json[k]}`).toBe(true);
+    }
+  });
+
   it('report.mjs: tables and plot from the smoke results, labelled as smoke', async () => {
-    const files = ['compare.mjs', 'eval_callback.mjs', 'throughput.mjs', 'fidelity.mjs'].map((s) => join(dir, `${s}.json`));
+    const files = ['compare.mjs', 'eval_callback.mjs', 'throughput.mjs', 'fidelity.mjs', 'host_rate.mjs'].map((s) => join(dir, `${s}.json`));
     const svg = join(dir, 'plot.svg');
     const { stdout: md } = await execFileP('node', [join(REPO_ROOT, 'bench/report.mjs'), '--svg', svg, ...files], { encoding: 'utf8' });
     expect(md).toContain('| tool |');
@@ -137,6 +196,6 @@ describe('bench smoke runs (shape and events, never timings)', { timeout: 300_00
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
     // Hostile input: a file that is not a bench result is refused with one clear line.
     await expect(execFileP('node', [join(REPO_ROOT, 'bench/report.mjs'), join(REPO_ROOT, 'package.json')]))
-      .rejects.toThrow(/error: .*kind must be compare, throughput or fidelity/);
+      .rejects.toThrow(/error: .*kind must be compare, throughput, fidelity or host/);
   });
 });

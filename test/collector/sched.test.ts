@@ -158,6 +158,11 @@ describe('profinferd record --sched -- llama-completion -t 2 (1.1B Q8_0), alone 
       const recorded = (r.model.loss?.recorded ?? []).find((l) => l.kind === 5);
       expect(Number(recorded?.count ?? 0)).toBe(r.whole.switches + r.whole.wakeups);
       expect(r.whole.lost, 'EVENT_KIND_SCHED lost').toBe(0);
+      // The closing line counts them too (and would count their losses).
+      const summary = /Recorded .*, (\d+) scheduler events; lost (\d+);/.exec(r.stderr);
+      expect(summary, r.stderr.slice(-1500)).not.toBeNull();
+      expect(Number(summary![1])).toBe(r.whole.switches + r.whole.wakeups);
+      expect(Number(summary![2])).toBe(0);
       // This kernel leaves out some switch-ins (ftrace's sched_switch shows the same):
       // the analysis marks the time before each as unknown instead of guessing.
       // It stays rare.

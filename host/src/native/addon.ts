@@ -31,6 +31,9 @@ export interface SessionStats {
   readonly graphs: number;
   readonly nodeRows: number;
   readonly structures: number;
+  /** Scheduler events (--sched; 0 without). */
+  readonly schedulerEvents: number;
+  /** Every event not recorded (dropped in BPF, unattributed, unwritten). */
   readonly lost: number;
   readonly bytesWritten: number;
   readonly modulesAttached: number;

@@ -58,7 +58,8 @@ async function recordInProcess(a: RecordArgs, addon: NonNullable<ReturnType<type
     );
     const s = r.stats;
     process.stderr.write(
-      `record: ${r.reason}. Recorded ${s.tokens} tokens, ${s.graphs} graphs, ${s.nodeRows} node events; lost ${s.lost}; ` +
+      `record: ${r.reason}. Recorded ${s.tokens} tokens, ${s.graphs} graphs, ${s.nodeRows} node events` +
+        `${s.schedulerEvents ? `, ${s.schedulerEvents} scheduler events` : ''}; lost ${s.lost}; ` +
         `${(s.bytesWritten / 1e6).toFixed(2)} MB written to ${a.output}\n`,
     );
     if (!r.hasEngine) {
