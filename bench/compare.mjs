@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cache, modelPath, requireProfinferd } from './lib/engine.mjs';
 import { probePlan } from './lib/probe_plan.mjs';
-import { median, pairedSlowdownPct } from './lib/stats.mjs';
+import { median, pairedAddedUsPerToken, pairedSlowdownPct } from './lib/stats.mjs';
 import { makeTracer } from './lib/tracers.mjs';
 import { watchedRun } from './lib/watched_run.mjs';
 import { llamaBenchWorkload, nodeLlamaCppWorkload } from './lib/workloads.mjs';
@@ -144,6 +144,7 @@ try {
     for (const t of tools) {
       const runs = rounds.map((r) => r[t.name]);
       const decode = pairedSlowdownPct(rounds.map((r) => r.base.decode), runs.map((r) => r.decode));
+      const added = pairedAddedUsPerToken(rounds.map((r) => r.base.decode), runs.map((r) => r.decode));
       const prefill = +opt.prompt > 0 ? pairedSlowdownPct(rounds.map((r) => r.base.prefill), runs.map((r) => r.prefill)) : undefined;
       results.push({
         model: `${opt.preset} ${type}`,
@@ -152,6 +153,8 @@ try {
         decodeTokensPerS: median(runs.map((r) => r.decode)),
         decodeSlowdownPct: decode.median,
         decodeSlowdownIqrPct: decode.iqr,
+        decodeAddedUsPerToken: added.median,
+        decodeAddedUsPerTokenIqr: added.iqr,
         prefillSlowdownPct: prefill?.median ?? null,
         prefillSlowdownIqrPct: prefill?.iqr ?? null,
         eventsPerRun: median(runs.map((r) => r.events)),
@@ -160,6 +163,8 @@ try {
         toolRssMB: Math.max(...runs.map((r) => r.rssMB)),
         traceBytesPerS: median(runs.map((r) => r.traceBytes / r.wallS)),
         rounds: runs.length,
+        // Every round's figures, for whoever wants another statistic.
+        perRound: rounds.map((r) => ({ baseDecode: r.base.decode, basePrefill: r.base.prefill ?? null, decode: r[t.name].decode, prefill: r[t.name].prefill ?? null })),
       });
     }
   }
@@ -181,9 +186,9 @@ const f = (x, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? 
 console.log([
   `${out.workload}, ${opt.rounds} alternating rounds, medians; ${out.machine}, ${out.date.slice(0, 10)}${opt.smoke ? ' (SMOKE: not a measurement)' : ''}`,
   '',
-  '| model | tool | decode slowdown | IQR | prefill slowdown | IQR | events/run | lost | tool CPU % | tool RSS MB | trace B/s |',
-  '|---|---|---|---|---|---|---|---|---|---|---|',
-  ...results.map((r) => `| ${r.model} | ${r.tool} | ${f(r.decodeSlowdownPct)} % | ${f(r.decodeSlowdownIqrPct[0])} .. ${f(r.decodeSlowdownIqrPct[1])} | ` +
+  '| model | tool | decode slowdown | IQR | added µs / token | prefill slowdown | IQR | events/run | lost | tool CPU % | tool RSS MB | trace B/s |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...results.map((r) => `| ${r.model} | ${r.tool} | ${f(r.decodeSlowdownPct)} % | ${f(r.decodeSlowdownIqrPct[0])} .. ${f(r.decodeSlowdownIqrPct[1])} | ${f(r.decodeAddedUsPerToken, 0)} | ` +
     `${f(r.prefillSlowdownPct)} % | ${r.prefillSlowdownIqrPct ? `${f(r.prefillSlowdownIqrPct[0])} .. ${f(r.prefillSlowdownIqrPct[1])}` : '-'} | ` +
     `${r.eventsPerRun} | ${r.lostMax} | ${f(r.toolCpuPct, 1)} | ${f(r.toolRssMB, 1)} | ${f(r.traceBytesPerS, 0)} |`),
   ...unavailable.map((u) => `\nunavailable: ${u.tool}: ${u.reason}`),

@@ -44,9 +44,9 @@ const compare = docs.filter((d) => d.kind === 'compare');
 const rows = compare.flatMap((d) => (Array.isArray(d.results) ? d.results : []).map((r) => ({ ...r, smoke: d.smoke })));
 if (compare.length) {
   out.push('### Overhead side by side', '', ...compare.map(header), '',
-    '| model | tool | decode slowdown (median) | IQR | prefill slowdown (median) | IQR | events / run | lost (max) | tool CPU % | tool RSS MB | trace bytes/s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${esc(r.model)}${r.smoke ? ' (smoke)' : ''} | ${esc(r.tool)} | ${pct(r.decodeSlowdownPct)} | ${range(r.decodeSlowdownIqrPct)} | ` +
+    '| model | tool | decode slowdown (median) | IQR | added µs / decoded token | prefill slowdown (median) | IQR | events / run | lost (max) | tool CPU % | tool RSS MB | trace bytes/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${esc(r.model)}${r.smoke ? ' (smoke)' : ''} | ${esc(r.tool)} | ${pct(r.decodeSlowdownPct)} | ${range(r.decodeSlowdownIqrPct)} | ${f(r.decodeAddedUsPerToken, 0)} | ` +
       `${pct(r.prefillSlowdownPct)} | ${range(r.prefillSlowdownIqrPct)} | ${f(r.eventsPerRun, 0)} | ${num(r.lostMax) ? r.lostMax : '-'} | ` +
       `${f(r.toolCpuPct, 1)} | ${f(r.toolRssMB, 1)} | ${f(r.traceBytesPerS, 0)} |`));
   for (const d of compare) for (const u of d.unavailable ?? []) out.push('', `Not measured: **${esc(u.tool)}** — ${esc(u.reason)}`);

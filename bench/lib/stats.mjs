@@ -18,3 +18,13 @@ export function pairedSlowdownPct(baseRates, withRates) {
   const d = baseRates.map((b, i) => 100 * (1 - withRates[i] / b)).filter(Number.isFinite);
   return { median: median(d), iqr: [quantile(d, 0.25), quantile(d, 0.75)], rounds: d.length };
 }
+
+/**
+ * Time a tool adds per decoded token (µs), from paired rates (tokens/s): where
+ * a competitor's slowdown nears 100 % the percentage saturates, the added time
+ * does not.
+ */
+export function pairedAddedUsPerToken(baseRates, withRates) {
+  const d = baseRates.map((b, i) => 1e6 / withRates[i] - 1e6 / b).filter(Number.isFinite);
+  return { median: median(d), iqr: [quantile(d, 0.25), quantile(d, 0.75)], rounds: d.length };
+}

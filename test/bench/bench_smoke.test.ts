@@ -69,7 +69,7 @@ describe('bench smoke runs (shape and events, never timings)', { timeout: 300_00
     const ran = json.results.map((r: any) => r.tool);
     expect([...ran, ...json.unavailable.map((u: any) => u.tool)].sort()).toEqual([...tools].sort());
     for (const r of json.results) {
-      for (const k of ['decodeSlowdownPct', 'prefillSlowdownPct', 'eventsPerRun', 'lostMax', 'toolCpuPct', 'toolRssMB', 'traceBytesPerS']) {
+      for (const k of ['decodeSlowdownPct', 'decodeAddedUsPerToken', 'prefillSlowdownPct', 'eventsPerRun', 'lostMax', 'toolCpuPct', 'toolRssMB', 'traceBytesPerS']) {
         expect(finite(r[k]), `${r.tool}.${k} = ${r[k]}`).toBe(true);
       }
       expect(r.decodeSlowdownIqrPct).toHaveLength(2);
