@@ -41,7 +41,9 @@ const out = [];
 const header = (d) => `_${esc(d.command)} — ${esc(d.machine)}, ${String(d.date).slice(0, 10)}${d.smoke ? ' — **SMOKE run: sizes too small to mean anything, not a measurement**' : ''}_`;
 
 const compare = docs.filter((d) => d.kind === 'compare');
-const rows = compare.flatMap((d) => (Array.isArray(d.results) ? d.results : []).map((r) => ({ ...r, smoke: d.smoke })));
+/** The engine a compare file ran: the same model runs under llama-bench, node-llama-cpp and llama-completion. */
+const engineOf = (d) => (/^(llama-bench|node-llama-cpp)/.exec(String(d.workload ?? ''))?.[1] ?? 'llama-completion');
+const rows = compare.flatMap((d) => (Array.isArray(d.results) ? d.results : []).map((r) => ({ ...r, model: `${r.model}, ${engineOf(d)}`, smoke: d.smoke })));
 if (compare.length) {
   out.push('### Overhead side by side', '', ...compare.map(header), '',
     '| model | tool | decode slowdown (median) | IQR | added µs / decoded token | prefill slowdown (median) | IQR | events / run | lost (max) | tool CPU % | tool RSS MB | trace bytes/s |',
