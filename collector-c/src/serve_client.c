@@ -557,6 +557,23 @@ bool pi_serve__read_client(struct server *sv, struct client *cl)
 	return true;
 }
 
+/* At the client limit, the oldest connection that has not authenticated
+ * makes room: otherwise anyone able to connect could hold every slot with
+ * silent connections, each for HELLO_TIMEOUT_NS, and lock the owner out. */
+static void evict_unauthenticated(struct server *sv)
+{
+	struct client *oldest = NULL;
+
+	for (struct client *cl = sv->clients; cl; cl = cl->next)
+		if (!cl->authenticated && (!oldest || cl->connected_ns < oldest->connected_ns))
+			oldest = cl;
+	if (!oldest)
+		return;
+	fprintf(stderr, "profinferd: %d clients: closing the oldest unauthenticated one (%s) for a new one\n",
+		MAX_CLIENTS, oldest->peer);
+	pi_serve__close_client(sv, oldest);
+}
+
 void pi_serve__accept_clients(struct server *sv, struct listener *l)
 {
 	for (;;) {
@@ -568,8 +585,11 @@ void pi_serve__accept_clients(struct server *sv, struct listener *l)
 
 		if (fd < 0)
 			return;
+		if (sv->n_clients >= MAX_CLIENTS)
+			evict_unauthenticated(sv);
 		if (sv->n_clients >= MAX_CLIENTS || !(cl = calloc(1, sizeof(*cl)))) {
-			fprintf(stderr, "profinferd: refusing a connection: %d clients already\n", MAX_CLIENTS);
+			fprintf(stderr, "profinferd: refusing a connection: %d authenticated clients already\n",
+				MAX_CLIENTS);
 			close(fd);
 			continue;
 		}

@@ -251,6 +251,30 @@ describe('profinferd serve: what may be profiled', () => {
   });
 });
 
+describe('profinferd serve: connections that never authenticate', () => {
+  it('closes a connection that sends no Hello within 10 s, saying why', async () => {
+    const r = await Raw.open(svc.port);
+    await waitUntil(() => r.replies.length > 0 || r.closed, 'the Hello timeout', 15_000, 20);
+    expect(errorOf(r.replies[0]!)).toMatchObject({ code: ErrorCode.ERROR_CODE_UNAUTHENTICATED, message: expect.stringMatching(/no Hello within 10 s/) });
+    await r.waitClosed();
+  }, 20_000);
+
+  it('still lets its owner in while 64 silent connections hold every slot: the oldest of them makes room', async () => {
+    const silent: Raw[] = [];
+    for (let i = 0; i < 64; i++) silent.push(await Raw.open(svc.port));
+    try {
+      const c = await svc.connect();
+      expect(Array.isArray(await c.listTraces())).toBe(true);
+      c.close();
+      await waitUntil(() => silent[0]!.closed, 'the oldest silent connection is closed', 5_000, 20);
+      expect(silent.slice(1).every((r) => !r.closed), 'only the oldest is closed').toBe(true);
+      expect(svc.proc.stderr).toMatch(/64 clients: closing the oldest unauthenticated one \(127\.0\.0\.1\) for a new one/);
+    } finally {
+      for (const r of silent) r.socket.destroy();
+    }
+  }, 30_000);
+});
+
 describe('profinferd serve: still serving after all that', () => {
   it('records a whole session for a new client', async () => {
     const c = await svc.connect();
