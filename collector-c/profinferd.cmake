@@ -24,6 +24,7 @@ add_library(pi_core STATIC
   ${CMAKE_CURRENT_LIST_DIR}/src/collector.c
   ${CMAKE_CURRENT_LIST_DIR}/src/elf_file.c
   ${CMAKE_CURRENT_LIST_DIR}/src/engine_info.c
+  ${CMAKE_CURRENT_LIST_DIR}/src/exit_watch.c
   ${CMAKE_CURRENT_LIST_DIR}/src/expert_routing.c
   ${CMAKE_CURRENT_LIST_DIR}/src/graph_assembler.c
   ${CMAKE_CURRENT_LIST_DIR}/src/intern.c

@@ -29,6 +29,7 @@
 #include "proc_maps.h"
 #include "qos.h"
 #include "sched_tracer.h"
+#include "exit_watch.h"
 #include "stream_writer.h"
 #include "trace_emit.h"
 #include "uprobe_attach.h"
@@ -90,6 +91,7 @@ struct pi_collector {
 	struct pi_assembler *assembler;
 	struct pi_routing *routing; /* --moe only */
 	struct pi_sched_tracer *sched; /* --sched only */
+	struct pi_exit_watch *exit_watch; /* NULL where it cannot load */
 	struct pi_counter_set counters; /* --counters only (n == 0: off) */
 	struct bpf_link **links;
 	size_t n_links, cap_links;
@@ -1085,6 +1087,13 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 	}
 	if (o->sched && (e = pi_sched_tracer__new(c->rb, c->w, c->emit, 0, o->btf_path, &c->sched, err, errlen)))
 		goto fail;
+	{
+		char why[256];
+
+		c->exit_watch = pi_exit_watch__new(o->btf_path, why, sizeof(why));
+		if (!c->exit_watch && o->verbose)
+			fprintf(stderr, "debug: %s\n", why);
+	}
 	*out = c;
 	return 0;
 fail:
@@ -1136,6 +1145,8 @@ static int add_target(struct pi_collector *c, pid_t pid, char *err, size_t errle
 		return -E2BIG;
 	}
 	c->pids[c->n_pids++] = pid;
+	if (c->exit_watch)
+		pi_exit_watch__add(c->exit_watch, pid); /* best effort: unknown otherwise */
 	if (c->sched) {
 		int e = pi_sched_tracer__add_target(c->sched, pid);
 
@@ -1251,6 +1262,16 @@ int pi_collector__poll(struct pi_collector *c, int timeout_ms)
 	if (c->finished)
 		return -ECANCELED;
 	return n;
+}
+
+int pi_collector__target_exit_code(const struct pi_collector *c)
+{
+	int code;
+
+	for (size_t i = 0; c->exit_watch && i < c->n_pids; i++)
+		if (!pi_exit_watch__status(c->exit_watch, c->pids[i], &code))
+			return code;
+	return PI_EXIT_CODE_UNKNOWN;
 }
 
 int pi_collector__fd(const struct pi_collector *c)
@@ -1803,6 +1824,7 @@ void pi_collector__free(struct pi_collector *c)
 	ring_buffer__free(c->rb);
 	pi_level_switch__free(c->lv.ls);
 	pi_sched_tracer__free(c->sched); /* after the reader of its ring */
+	pi_exit_watch__free(c->exit_watch);
 	llama_bpf__destroy(c->skel);
 	pi_assembler__free(c->assembler);
 	pi_counters__close(&c->counters);

@@ -99,6 +99,11 @@ int pi_collector__fd(const struct pi_collector *c);
  * when the caller cannot know it (not the target's parent). */
 int pi_collector__finish(struct pi_collector *c, const char *reason, int exit_code);
 
+/* For a target the caller did not start: how it ended (its exit code or
+ * -signal, seen by bpf/proc_exit.bpf.c), or INT32_MIN while it runs or where
+ * that cannot be known (no BTF). The first target that has exited. */
+int pi_collector__target_exit_code(const struct pi_collector *c);
+
 void pi_collector__stats(const struct pi_collector *c, struct pi_collector_stats *s);
 
 /* Changes the tracing level while the session runs (a client's SetLevel):

@@ -391,6 +391,7 @@ static int cmd_record(int argc, char **argv)
 	struct pi_collector *c = NULL;
 	struct pi_collector_stats st;
 	pid_t pid = 0, child = 0;
+	bool own_child = false;
 	int go = -1, exec_err = -1, status = 0, opt, rc = 1, e, fd = -1;
 	const char *why = "target exited";
 	static const struct option opts[] = {
@@ -587,6 +588,7 @@ static int cmd_record(int argc, char **argv)
 		}
 	} else {
 		child = spawn_held(argv + optind, &go, &exec_err);
+		own_child = child > 0;
 		if (child < 0) {
 			fprintf(stderr, "error: failed to start %s: %s\n", argv[optind], strerror(errno));
 			goto out;
@@ -639,8 +641,11 @@ static int cmd_record(int argc, char **argv)
 	}
 	if (exiting)
 		why = exiting == SIGINT ? "interrupted" : "terminated";
+	/* Our child: waited for. A --pid target: what the kernel told the
+	 * collector (unknown while it runs, i.e. when we were interrupted). */
 	pi_collector__finish(c, why,
-			     WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : 0);
+			     own_child ? (WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : 0)
+				       : pi_collector__target_exit_code(c));
 	pi_collector__stats(c, &st);
 	if (pi_collector__failed(c))
 		why = "stopped: wrong struct layout";

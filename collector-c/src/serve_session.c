@@ -333,8 +333,9 @@ void pi_session__stop(const struct pi_session_env *env, struct pi_session *s, co
 		return;
 	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
 	if (s->c) {
-		/* Not the target's parent: its exit status cannot be waited for. */
-		pi_collector__finish(s->c, reason, INT32_MIN);
+		/* Not the target's parent: the kernel told the collector how it
+		 * ended (unknown while it runs, or without BTF). */
+		pi_collector__finish(s->c, reason, pi_collector__target_exit_code(s->c));
 		pi_collector__stats(s->c, &s->stats);
 		pi_collector__free(s->c);
 		s->c = NULL;

@@ -8,7 +8,8 @@
 //
 // The target is bench/targets/graph_target.c: a real GGML graph of 64 nodes on
 // node-llama-cpp's prebuilt CPU backend, computed once per llama_decode call,
-// with no pause between loading the backend and the first graph.
+// with no pause between loading the backend and the first graph. The bound on
+// the unattached prefix is loose: under load the attach takes longer.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { loadTraceModel } from '../../host/src/commands/analyze/analyze.js';
 import { buildGraphTarget, graphTargetMissing } from '../../bench/lib/graph_target.mjs';
 import { readTrace, requireRoot, runProfinferd } from '../support/collector.js';
 
-const CALLS = 400;
+const RATE_HZ = 400; // llama_decode calls per second, for 1 s
 const NODES = 64;
 const THREADS = 2;
 let dir: string;
@@ -41,30 +42,34 @@ describe('profinferd record -- graph_target (CPU backend dlopen\'ed right before
     for (let round = 0; round < 3; round++) {
       const out = join(dir, `late-${round}.pftrace`);
       const r = await runProfinferd(['record', '-o', out, '--level', 'node', '--', target,
-        '--rate', String(CALLS), '--seconds', '1', '--nodes', String(NODES), '--threads', String(THREADS), '--warmup-ms', '0']);
+        '--rate', String(RATE_HZ), '--seconds', '1', '--nodes', String(NODES), '--threads', String(THREADS), '--warmup-ms', '0']);
       expect(r.code, r.stderr.slice(-1500)).toBe(0);
-      const report = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{"calls"')) ?? 'null');
-      expect(report?.calls).toBe(CALLS);
+      // The target's own count (a loaded machine may not keep the rate).
+      const calls = Number(JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{"calls"')) ?? 'null')?.calls);
+      expect(calls).toBeGreaterThan(RATE_HZ / 4);
       // One structure: graph uids are read (ggml-2025-uid), so the reused graph is captured once.
       expect(r.stderr).toMatch(/node events \(1 structures\); lost 0;/);
       expect((await readTrace(out)).session?.layout?.name).toBe('ggml-2025-uid');
 
       const { model } = await loadTraceModel(out);
-      expect(model.tokens).toHaveLength(CALLS);
+      expect(model.tokens).toHaveLength(calls);
       const graphStarts = model.graphs.map((g) => g.start);
-      for (const t of model.tokens) {
+      const firstComplete = model.tokens.findIndex((t) => t.nodeLevel);
+      for (const [i, t] of model.tokens.entries()) {
         const graphs = graphStarts.filter((s) => s >= t.start && s <= t.start + t.duration).length;
         if (t.nodeLevel) {
           // Node-complete: its graph and every node on every thread are there.
           expect(graphs, `token ${t.seq}`).toBe(1);
         } else {
-          // Only the first calls may race the attach, and they say so.
-          expect(t.seq, 'a late token not node-complete').toBeLessThanOrEqual(5);
+          // Only the calls before the attach finished, and they say so.
+          expect(i, `token ${t.seq} not node-complete after node-complete ones`).toBeLessThan(firstComplete);
           if (graphs === 0) racedTokens++;
         }
       }
-      const complete = model.tokens.filter((t) => t.nodeLevel).length;
-      expect(complete).toBeGreaterThanOrEqual(CALLS - 5);
+      // The attach takes milliseconds (more on a loaded machine): a short prefix.
+      expect(firstComplete).toBeGreaterThanOrEqual(0);
+      expect(firstComplete, 'tokens before the library was attached').toBeLessThan(calls / 4);
+      const complete = calls - firstComplete;
       expect(model.nodes.length).toBeGreaterThanOrEqual(complete * NODES * THREADS);
     }
     // The race is real on this machine most of the time; note when it never hit.

@@ -106,14 +106,13 @@ describe('serve: the target of a name session crashes, and a process of that nam
     expect(firstTrace.sessionEnd?.reason).toBe('target exited');
   });
 
-  // serve is not the target's parent and cannot wait() for it: the SessionEnd
-  // says the exit status is unknown instead of a 0 that would read as a clean
-  // exit (`profinferd record`, the parent, writes -11 for the same crash:
-  // record_faults.test.ts). Learning it from the kernel (a sched_process_exit
-  // or do_exit probe reading the exit code) is the next step.
-  it('does not record the crashed target as a clean exit: its exit status is marked unknown', () => {
-    expect(firstTrace.sessionEnd?.targetExitCodeUnknown).toBe(true);
-    expect(firstTrace.sessionEnd?.targetExitCode ?? 0).toBe(0);
+  // serve is not the target's parent and cannot wait() for it: the kernel's
+  // sched_process_exit (bpf/proc_exit.bpf.c) tells it the status, the same -11
+  // that `profinferd record`, the parent, writes for this crash
+  // (record_faults.test.ts).
+  it('records how the crashed target ended: killed by SIGSEGV (-11), not a clean exit', () => {
+    expect(firstTrace.sessionEnd?.targetExitCodeUnknown ?? false).toBe(false);
+    expect(firstTrace.sessionEnd?.targetExitCode).toBe(-11);
   });
 
   it('does not attach the ended session to the new process of the same name', () => {
