@@ -94,7 +94,11 @@ async function record(name: string, hog: boolean): Promise<Recording> {
   const closed = new Promise<number | null>((resolve) => p.on('close', (code) => resolve(code)));
   const timer = setTimeout(() => p.kill('SIGKILL'), 150_000);
   try {
-    await waitUntil(() => /^profinferd: recording process \d+/m.test(stderr), 'profinferd starts the target', 30_000);
+    // Generous: the suite runs load tests beside this one on two cores.
+    await waitUntil(() => /^profinferd: recording process \d+/m.test(stderr), 'profinferd starts the target', 120_000)
+      .catch((e: Error) => {
+        throw new Error(`${e.message}; profinferd said: ${stderr.slice(-1500) || '(nothing)'}`);
+      });
     const pid = Number(/^profinferd: recording process (\d+)/m.exec(stderr)?.[1]);
     await waitUntil(() => readingStdin(pid), `llama-completion (${pid}) has generated and waits for input`, 120_000);
     // OpenMP workers spin a little before they sleep: let every thread settle.
