@@ -137,19 +137,6 @@ function graphReport(stdout) {
   return r;
 }
 
-/** What one node-sweep run recorded: all events, node events alone, tokens and graphs. */
-function nodeCounts(t, r, c, files) {
-  if (t.name.startsWith('profinferd')) {
-    const m = /Recorded (\d+) tokens, (\d+) graphs, (\d+) node events/.exec(r.stderr);
-    if (!m) throw new Error(`no profinferd summary in: ${r.stderr.slice(-800)}`);
-    return { nodeEvents: +m[3], otherEvents: 2 * (+m[1] + +m[2]) };
-  }
-  // bcc and bpftrace write one CSV line per event, named by the plan's probe.
-  const text = readFileSync(files.trace, 'utf8');
-  const nodeEvents = (text.match(/^node_\w+,/gm) ?? []).length;
-  return { nodeEvents, otherEvents: c.events - nodeEvents };
-}
-
 const target = buildTarget();
 const plan = probePlan(profinferd, target, 'token');
 const tools = [];
@@ -254,7 +241,8 @@ try {
         const r = await watchedRun(w.argv, { env: w.env });
         const c = t.collect(r, w.files);
         const tr = graphReport(r.stdout);
-        const { nodeEvents, otherEvents } = nodeCounts(t, r, c, w.files);
+        const { nodeEvents } = c;
+        const otherEvents = c.events - nodeEvents; // tokens and graphs
         const expectedNodeEvents = tr.calls * tr.nodes_per_graph * tr.threads;
         const expectedOther = 4 * tr.calls; // token and graph, entry and return each
         const elapsedS = tr.elapsed_ns / 1e9;

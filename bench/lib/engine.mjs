@@ -8,6 +8,10 @@ export const root = resolve(import.meta.dirname, '../..');
 export const cache = process.env.PROFINFER_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'profinfer');
 export const profinferd = join(root, 'build/collector-c/profinferd');
 
+/** node-llama-cpp as scripts/setup installs it (keep in step with test/workloads/nlc_generate.mjs). */
+export const NLC_VERSION = '3.22.1';
+export const nlcDir = join(cache, 'node-llama-cpp', NLC_VERSION);
+
 /** Path of a cached llama.cpp CLI (llama-bench, llama-simple, llama-eval-callback, ...). */
 export function llamaBin(name) {
   const p = join(cache, 'llama.cpp/current/bin', name);

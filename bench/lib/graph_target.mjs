@@ -4,16 +4,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cache, root } from './engine.mjs';
+import { cache, NLC_VERSION, nlcDir, root } from './engine.mjs';
 
 const benchCache = join(cache, 'bench');
 
-// The node-level target links node-llama-cpp's prebuilt GGML (keep the version
-// in step with test/support/engine.ts) and compiles against the headers of the
-// llama.cpp source the cached CLIs were built from: the same GGML release, which
-// the target checks at run time (ggml_version() against GGML_HEADERS_VERSION).
-const NLC_VERSION = '3.22.1';
-const NLC_BINS_DIR = join(cache, 'node-llama-cpp', NLC_VERSION, 'node_modules/@node-llama-cpp/linux-x64/bins/linux-x64');
+// The node-level target links node-llama-cpp's prebuilt GGML and compiles
+// against the headers of the llama.cpp source the cached CLIs were built from:
+// the same GGML release, which the target checks at run time (ggml_version()
+// against GGML_HEADERS_VERSION).
+const NLC_BINS_DIR = join(nlcDir, 'node_modules/@node-llama-cpp/linux-x64/bins/linux-x64');
 const GGML_SRC = join(cache, 'llama.cpp/current/src/ggml');
 
 /** GGML's version from its CMakeLists.txt, or undefined. */

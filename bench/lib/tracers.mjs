@@ -1,6 +1,7 @@
 // Every profiler bench/compare.mjs runs the same llama-bench command under: how
 // to wrap the command, and how to read back what the tool itself says it
-// recorded and lost. Each tool's CPU and RSS are watched in /proc by
+// recorded and lost (collect: events, nodeEvents — none for perf, which samples —
+// lost, traceBytes). Each tool's CPU and RSS are watched in /proc by
 // watched_run.mjs (BCC also reports its own), trace bytes are the output's size.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { bccEnv, bpftraceMissing, perfMissing } from './tools.mjs';
 
 const benchDir = resolve(import.meta.dirname, '..');
 const count = (text, re) => (text.match(re) ?? []).length;
+/** Node events in a CSV tracer's output: one line per event, named by the plan's probe. */
+const csvNodeEvents = (text) => count(text, /^node_\w+,/gm);
 
 /**
  * The profinferd configurations issue 11 compares, each one step more than the
@@ -42,7 +45,7 @@ function profinferdTracer(profinferd, config) {
       if (!m) throw new Error(`no profinferd summary in: ${r.stderr.slice(-800)}`);
       const sched = /, (\d+) scheduler events;/.exec(r.stderr);
       return {
-        events: 2 * (+m[1] + +m[2]) + +m[3] + (sched ? +sched[1] : 0), lost: +m[4], traceBytes: statSync(files.trace).size,
+        events: 2 * (+m[1] + +m[2]) + +m[3] + (sched ? +sched[1] : 0), nodeEvents: +m[3], lost: +m[4], traceBytes: statSync(files.trace).size,
         selfCpuS: +m[6], selfRssMB: +m[5],
       };
     },
@@ -97,7 +100,7 @@ function bpftraceTracer(plan) {
     collect: (r, files) => {
       const text = readFileSync(files.trace, 'utf8');
       const lost = [...`${text}\n${r.stderr}\n${r.stdout}`.matchAll(/Lost (\d+) events/g)].reduce((s, m) => s + +m[1], 0);
-      return { events: count(text, /^\w+,\d+,\d+,\d+,-?\d+$/gm), lost, traceBytes: statSync(files.trace).size };
+      return { events: count(text, /^\w+,\d+,\d+,\d+,-?\d+$/gm), nodeEvents: csvNodeEvents(text), lost, traceBytes: statSync(files.trace).size };
     },
   };
 }
@@ -125,7 +128,10 @@ function bccTracer(plan, cacheDir) {
       for (const k of ['events', 'lost', 'cpu_s', 'peak_rss_mb']) {
         if (!Number.isFinite(s[k])) throw new Error(`bcc_tracer stats lack ${k}: ${JSON.stringify(s)}`);
       }
-      return { events: s.events, lost: s.lost, traceBytes: statSync(files.trace).size, selfCpuS: s.cpu_s, selfRssMB: s.peak_rss_mb };
+      return {
+        events: s.events, nodeEvents: csvNodeEvents(readFileSync(files.trace, 'utf8')), lost: s.lost,
+        traceBytes: statSync(files.trace).size, selfCpuS: s.cpu_s, selfRssMB: s.peak_rss_mb,
+      };
     },
   };
 }

@@ -6,9 +6,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { cache, llamaBin, promptOf, root } from './engine.mjs';
+import { llamaBin, NLC_VERSION, nlcDir, promptOf, root } from './engine.mjs';
 
-const NLC_VERSION = '3.22.1'; // test/workloads/nlc_generate.mjs's
 const NLC_GENERATE = join(root, 'test/workloads/nlc_generate.mjs');
 
 /** llama-bench: -p prompt tokens (pp test) and -n decode tokens (tg test), -r repetitions. */
@@ -40,7 +39,7 @@ export function llamaBenchWorkload(opt) {
  * the first; prefill rate = prompt tokens / time to the first token.
  */
 export function nodeLlamaCppWorkload(opt) {
-  const entry = join(cache, 'node-llama-cpp', NLC_VERSION, 'node_modules/node-llama-cpp/dist/index.js');
+  const entry = join(nlcDir, 'node_modules/node-llama-cpp/dist/index.js');
   if (!existsSync(entry)) throw new Error(`node-llama-cpp ${NLC_VERSION} not found at ${entry}: run scripts/setup.sh`);
   const command = (model, extra = []) => [process.execPath, NLC_GENERATE, '--model', model, '--tokens', opt.tokens,
     '--threads', opt.threads, '--prompt', promptOf(Math.max(1, +opt.prompt)), ...extra];

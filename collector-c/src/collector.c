@@ -91,7 +91,10 @@ struct pi_collector {
 	struct pi_assembler *assembler;
 	struct pi_routing *routing; /* --moe only */
 	struct pi_sched_tracer *sched; /* --sched only */
-	struct pi_exit_watch *exit_watch; /* NULL where it cannot load */
+	/* Targets it did not start (add_pid): loaded with the first one; NULL
+	 * before, or where it cannot load. */
+	struct pi_exit_watch *exit_watch;
+	bool exit_watch_tried;
 	struct pi_counter_set counters; /* --counters only (n == 0: off) */
 	struct bpf_link **links;
 	size_t n_links, cap_links;
@@ -1087,13 +1090,6 @@ int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **o
 	}
 	if (o->sched && (e = pi_sched_tracer__new(c->rb, c->w, c->emit, 0, o->btf_path, &c->sched, err, errlen)))
 		goto fail;
-	{
-		char why[256];
-
-		c->exit_watch = pi_exit_watch__new(o->btf_path, why, sizeof(why));
-		if (!c->exit_watch && o->verbose)
-			fprintf(stderr, "debug: %s\n", why);
-	}
 	*out = c;
 	return 0;
 fail:
@@ -1145,8 +1141,6 @@ static int add_target(struct pi_collector *c, pid_t pid, char *err, size_t errle
 		return -E2BIG;
 	}
 	c->pids[c->n_pids++] = pid;
-	if (c->exit_watch)
-		pi_exit_watch__add(c->exit_watch, pid); /* best effort: unknown otherwise */
 	if (c->sched) {
 		int e = pi_sched_tracer__add_target(c->sched, pid);
 
@@ -1159,12 +1153,30 @@ static int add_target(struct pi_collector *c, pid_t pid, char *err, size_t errle
 	return 0;
 }
 
+/* A target the caller did not start, so cannot wait() for: the kernel will
+ * tell how it ends. Best effort: its status stays unknown otherwise. */
+static void watch_exit(struct pi_collector *c, pid_t pid)
+{
+	if (!c->exit_watch_tried) {
+		char why[256];
+
+		c->exit_watch_tried = true;
+		c->exit_watch = pi_exit_watch__new(c->o.btf_path, why, sizeof(why));
+		if (!c->exit_watch && c->o.verbose)
+			fprintf(stderr, "debug: %s\n", why);
+	}
+	if (c->exit_watch)
+		pi_exit_watch__add(c->exit_watch, pid);
+}
+
 int pi_collector__add_pid(struct pi_collector *c, pid_t pid, char *err, size_t errlen)
 {
 	int e = add_target(c, pid, err, errlen);
 
-	if (!e)
+	if (!e) {
+		watch_exit(c, pid);
 		e = scan_pid(c, pid, err, errlen);
+	}
 	describe_target(c, pid); /* running already: /proc describes it */
 	return e;
 }

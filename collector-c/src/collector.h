@@ -33,7 +33,8 @@ struct pi_collector_opts {
 	enum pi_node_probes node_probes; /* node level: auto (default), two, one */
 	bool moe;		   /* expert ids of every MUL_MAT_ID node (expert_routing.h) */
 	bool sched;		   /* sched_switch / sched_waking of the targets' threads */
-	const char *btf_path;	   /* NULL, or a BTF file for kernels without their own (--sched) */
+	const char *btf_path;	   /* NULL, or a BTF file for kernels without their own (--sched; the
+				    * exit status of targets it did not start) */
 	const char *counters;	   /* NULL or "page-faults,cycles,...": counters per node (perf_counters.h) */
 	/* Level switching (pi_collector__set_level) and QoS (qos.h). */
 	uint32_t sample_every_n_tokens; /* node level on one token in N (0, 1: every token) */
@@ -63,6 +64,13 @@ struct pi_collector_stats {
 	 * or dropped before they were written). */
 	uint64_t sched_events, sched_lost;
 };
+
+/* Every event not recorded: dropped in BPF, unattributed, unwritten,
+ * scheduler events lost. What the closing line and SessionStatus report. */
+static inline uint64_t pi_collector_stats__lost(const struct pi_collector_stats *s)
+{
+	return s->lost_total + s->unattributed + s->output_lost + s->sched_lost;
+}
 
 /* Returns 0 or -errno; writes a one-line reason into err. */
 int pi_collector__new(const struct pi_collector_opts *o, struct pi_collector **out, char *err,

@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "proc_exit.skel.h"
 #include "proc_exit_events.h"
+#include "trace_emit.h"
 
 struct pi_exit_watch {
 	struct proc_exit_bpf *skel;
@@ -83,6 +83,6 @@ int pi_exit_watch__status(const struct pi_exit_watch *w, pid_t tgid, int *exit_c
 		return -ENOENT;
 	if (status == PI_EXIT_PENDING)
 		return -EAGAIN;
-	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+	*exit_code = pi_exit_code_of(status);
 	return 0;
 }

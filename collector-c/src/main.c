@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "collector.h"
+#include "trace_emit.h"
 #include "perf_counters.h"
 #include "elf_file.h"
 #include "layout.h"
@@ -341,7 +342,7 @@ static void print_summary(const struct pi_collector_stats *s, const char *out, c
 		"lost %llu; %.2f MB written to %s; peak RSS %.1f MB, CPU %.2f s\n",
 		why, (unsigned long long)s->tokens, (unsigned long long)s->graphs,
 		(unsigned long long)s->node_rows, (unsigned long long)s->structures, sched,
-		(unsigned long long)(s->lost_total + s->unattributed + s->output_lost + s->sched_lost),
+		(unsigned long long)pi_collector_stats__lost(s),
 		s->bytes_written / 1e6, out, ru.ru_maxrss / 1024.0,
 		ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	if (s->backend_graphs || s->cpu_graphs_by_guid || s->backend_nodes)
@@ -644,8 +645,7 @@ static int cmd_record(int argc, char **argv)
 	/* Our child: waited for. A --pid target: what the kernel told the
 	 * collector (unknown while it runs, i.e. when we were interrupted). */
 	pi_collector__finish(c, why,
-			     own_child ? (WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : 0)
-				       : pi_collector__target_exit_code(c));
+			     own_child ? pi_exit_code_of(status) : pi_collector__target_exit_code(c));
 	pi_collector__stats(c, &st);
 	if (pi_collector__failed(c))
 		why = "stopped: wrong struct layout";

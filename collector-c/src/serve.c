@@ -403,8 +403,7 @@ void pi_serve__stop_session(struct server *sv, struct pi_session *s, const char 
 	pi_session__stop(&sv->env, s, reason);
 	fprintf(stderr, "profinferd: session %s stopped (%s): trace %s, %.2f MB, %llu events, %llu lost\n", s->id,
 		reason, s->trace_id, s->stats.bytes_written / 1e6, (unsigned long long)s->stats.events,
-		(unsigned long long)(s->stats.lost_total + s->stats.unattributed + s->stats.output_lost +
-				     s->stats.sched_lost));
+		(unsigned long long)pi_collector_stats__lost(&s->stats));
 	sv->last_quota_ns = 0; /* check the quota now */
 }
 

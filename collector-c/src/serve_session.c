@@ -371,7 +371,7 @@ void pi_session__status(const struct pi_session *s, profinfer_v1_SessionStatus *
 	st->state = (char *)pi_session_state__name(s->state);
 	st->bytes_written = s->stats.bytes_written;
 	st->events = s->stats.events;
-	st->lost_events = s->stats.lost_total + s->stats.unattributed + s->stats.output_lost + s->stats.sched_lost;
+	st->lost_events = pi_collector_stats__lost(&s->stats);
 }
 
 bool pi_session__qos(const struct pi_session *s, profinfer_v1_QosSample *out)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include "graph_assembler.h"
 #include "probe_plan.h"
 #include "profinfer_events.h"
@@ -72,9 +73,16 @@ int pi_emit__expert_routing(struct pi_emit *e, uint32_t pid, uint64_t graph_id, 
 /* lost/recorded are indexed by EventKind; n entries each. */
 int pi_emit__loss(struct pi_emit *e, uint64_t ts_ns, const uint64_t *lost, const uint64_t *recorded,
 		  size_t n);
+/* A waitpid()-style status as SessionEnd's exit code: the code, or -signal. */
+static inline int pi_exit_code_of(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : 0;
+}
+
 /* exit_code: the target's wait status (code, or -signal); PI_EXIT_CODE_UNKNOWN
  * where the collector could not learn it. */
 #define PI_EXIT_CODE_UNKNOWN INT32_MIN
+
 int pi_emit__end(struct pi_emit *e, uint64_t ts_ns, const char *reason, int exit_code,
 		 const uint64_t *lost, const uint64_t *recorded, size_t n);
 

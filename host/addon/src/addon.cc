@@ -47,7 +47,7 @@ Napi::Object StatsObject(Napi::Env env, const pi_collector_stats &s)
 	o.Set("structures", Napi::Number::New(env, (double)s.structures));
 	o.Set("schedulerEvents", Napi::Number::New(env, (double)s.sched_events));
 	/* Everything not recorded, as profinferd's closing line counts it. */
-	o.Set("lost", Napi::Number::New(env, (double)(s.lost_total + s.unattributed + s.output_lost + s.sched_lost)));
+	o.Set("lost", Napi::Number::New(env, (double)pi_collector_stats__lost(&s)));
 	o.Set("bytesWritten", Napi::Number::New(env, (double)s.bytes_written));
 	o.Set("modulesAttached", Napi::Number::New(env, (double)s.modules_attached));
 	return o;
