@@ -823,30 +823,39 @@ static int attach_backends(struct pi_collector *c, pid_t pid, const char *path, 
 	return 0;
 }
 
-/* Plans and attaches the probes of one file for one target. */
-static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint64_t dev,
-		       uint64_t inode, char *err, size_t errlen)
+/* Registers one mapped file of a target and opens it (with its debug file).
+ * *out stays NULL for a file seen before or one that is no ELF file we can
+ * read: nothing of ours in it. Returns 0, or -E2BIG at the module limit. */
+static int open_module(struct pi_collector *c, pid_t pid, const char *path, uint64_t dev, uint64_t inode,
+		       struct pi_elf_file **out)
 {
-	struct pi_probe_plan plan;
 	struct pi_elf_file *f = NULL;
-	struct module *m;
 	char *dbg;
-	int e;
 
+	*out = NULL;
 	if (find_module(c, pid, dev, inode))
 		return 0;
 	if (c->n_modules == PI_MAX_MODULES)
 		return -E2BIG;
-	m = &c->modules[c->n_modules++];
-	*m = (struct module){ .pid = pid, .dev = dev, .inode = inode };
-
+	c->modules[c->n_modules++] = (struct module){ .pid = pid, .dev = dev, .inode = inode };
 	if (pi_elf_file__open(path, pi_probe_plan__symbol_prefixes, &f))
-		return 0; /* not an ELF file we can read: nothing of ours in it */
+		return 0;
 	if (!f->has_symtab && (dbg = pi_elf_file__find_debug_file(f))) {
 		pi_elf_file__add_debug_file(f, dbg);
 		free(dbg);
 	}
 	c->saw_graph_uid |= pi_elf_file__find(f, "ggml_graph_next_uid") != NULL;
+	*out = f;
+	return 0;
+}
+
+/* Plans and attaches the probes of one opened file for one target; frees it. */
+static int attach_opened(struct pi_collector *c, pid_t pid, const char *path, struct pi_elf_file *f, char *err,
+			 size_t errlen)
+{
+	struct pi_probe_plan plan;
+	int e;
+
 	e = pi_probe_plan__build(f, c->o.level, c->o.node_probes, &plan);
 	if (e) {
 		set_err(err, errlen, "failed to plan probes for %s: %s", path, strerror(-e));
@@ -895,9 +904,19 @@ static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint
 	return e;
 }
 
+static int attach_file(struct pi_collector *c, pid_t pid, const char *path, uint64_t dev,
+		       uint64_t inode, char *err, size_t errlen)
+{
+	struct pi_elf_file *f;
+	int e = open_module(c, pid, path, dev, inode, &f);
+
+	return e || !f ? e : attach_opened(c, pid, path, f, err, errlen);
+}
+
 static int scan_pid(struct pi_collector *c, pid_t pid, char *err, size_t errlen)
 {
 	struct pi_mapped_file *files;
+	struct pi_elf_file **opened;
 	size_t n;
 	int e;
 
@@ -906,22 +925,29 @@ static int scan_pid(struct pi_collector *c, pid_t pid, char *err, size_t errlen)
 			strerror(-e));
 		return e;
 	}
-	/* The layout is chosen when the first file with graph code attaches,
-	 * from whether any file defines ggml_graph_next_uid (libggml-base).
-	 * Mappings come in address order, where a dlopen'ed CPU backend can
-	 * precede libggml-base: look at them all first. */
-	for (size_t i = 0; i < n && !c->layout_chosen && !c->saw_graph_uid; i++) {
-		static const char *const uid_prefix[] = { "ggml_graph_next_uid", NULL };
-		struct pi_elf_file *f;
-
-		if (find_module(c, pid, files[i].dev, files[i].inode) ||
-		    pi_elf_file__open(files[i].path, uid_prefix, &f))
-			continue;
-		c->saw_graph_uid = pi_elf_file__find(f, "ggml_graph_next_uid") != NULL;
-		pi_elf_file__free(f);
+	/* Every new file is opened before any is attached: the layout is chosen
+	 * when the first file with graph code attaches, from whether any file
+	 * defines ggml_graph_next_uid (libggml-base), and mappings come in
+	 * address order, where a dlopen'ed CPU backend can precede libggml-base. */
+	if (!(opened = calloc(n ? n : 1, sizeof(*opened)))) {
+		free(files);
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n && !e; i++)
-		e = attach_file(c, pid, files[i].path, files[i].dev, files[i].inode, err, errlen);
+		e = open_module(c, pid, files[i].path, files[i].dev, files[i].inode, &opened[i]);
+	/* Each registered file is attached even after one fails (a later scan
+	 * would skip it as known); the first error is returned. */
+	for (size_t i = 0; i < n; i++) {
+		char why[512];
+		int ea;
+
+		if (!opened[i])
+			continue;
+		ea = attach_opened(c, pid, files[i].path, opened[i], e ? why : err, e ? sizeof(why) : errlen);
+		if (!e)
+			e = ea;
+	}
+	free(opened);
 	free(files);
 	return e;
 }
